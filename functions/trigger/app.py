@@ -1,0 +1,184 @@
+"""The public REST API: call triggers (the seed's paths), contacts, campaigns, the web-form webhook;
+and EventBridge events that start a campaign. Writes calls; never dials."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from autocall.domain import calls, campaigns, contacts, forms
+from autocall.domain.idempotency import run_once
+from autocall.errors import AutocallError
+from autocall.http import error_response, json_response, validation_error_response
+from autocall.models.api import (
+    BulkCallsRequest,
+    CampaignCreateRequest,
+    CampaignTriggerRequest,
+    ContactCreateRequest,
+    ContactUpdateRequest,
+    TriggerCallRequest,
+)
+from autocall.observability import logger, metrics, tracer
+
+app = APIGatewayRestResolver(enable_validation=True)
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+@app.exception_handler(AutocallError)
+def _domain_error(exc: AutocallError) -> Response[Any]:
+    return error_response(exc)
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(exc: RequestValidationError) -> Response[Any]:
+    return validation_error_response(exc)
+
+
+def _idempotent(scope: str, key: str | None, payload: Any, action: Any) -> Response[Any]:
+    status, body = run_once(scope, key, payload, action)
+    return json_response(status, body)
+
+
+# --- the seed's call endpoints -------------------------------------------------------------
+
+
+@app.post("/calls/api/calls/trigger_autonomous_call/")
+def trigger_autonomous_call(request: TriggerCallRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
+    def act() -> tuple[int, dict[str, Any]]:
+        row = calls.place_request(
+            calls.prepare_call(
+                request.contact_id, request.call_purpose, request.context, request.scheduled_time
+            )
+        )
+        return 202, calls.call_view(row, full=False)
+
+    return _idempotent("trigger", idempotency_key, request.model_dump(mode="json"), act)
+
+
+@app.post("/calls/api/calls/bulk_autonomous_calls/")
+def bulk_autonomous_calls(request: BulkCallsRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
+    def act() -> tuple[int, dict[str, Any]]:
+        rows = calls.trigger_bulk([item.model_dump(mode="json") for item in request.calls])
+        return 202, {"count": len(rows), "calls": [calls.call_view(r, full=False) for r in rows]}
+
+    return _idempotent("bulk", idempotency_key, request.model_dump(mode="json"), act)
+
+
+@app.post("/calls/api/calls/trigger_campaign_calls/")
+def trigger_campaign_calls(request: CampaignTriggerRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
+    def act() -> tuple[int, dict[str, Any]]:
+        purpose = request.call_purpose.value if request.call_purpose else None
+        return 202, campaigns.trigger_campaign(request.campaign_id, purpose, request.stagger_minutes)
+
+    return _idempotent("campaign", idempotency_key, request.model_dump(mode="json"), act)
+
+
+@app.get("/calls/api/calls/autonomous_call_status/")
+def autonomous_call_status(
+    contact_id: Annotated[str, Query(min_length=1, max_length=128)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> Response[Any]:
+    return json_response(200, calls.status_for_contact(contact_id, limit))
+
+
+@app.get("/calls/<call_id>")
+def get_call(call_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
+    return json_response(200, calls.call_view(calls.get_call(call_id)))
+
+
+@app.delete("/calls/<call_id>")
+def cancel_call(call_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
+    return json_response(200, calls.call_view(calls.cancel_call(call_id)))
+
+
+# --- contacts ---------------------------------------------------------------------------------
+
+
+@app.post("/contacts")
+def create_contact(request: ContactCreateRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
+    def act() -> tuple[int, dict[str, Any]]:
+        row = contacts.create_contact(request.model_dump(mode="json"))
+        return 201, contacts.contact_view(row)
+
+    return _idempotent("contact", idempotency_key, request.model_dump(mode="json"), act)
+
+
+@app.get("/contacts")
+def list_contacts(
+    tag: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response[Any]:
+    rows = contacts.list_contacts(tag, limit)
+    return json_response(200, {"contacts": [contacts.contact_view(r) for r in rows], "count": len(rows)})
+
+
+@app.get("/contacts/<contact_id>")
+def get_contact(contact_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
+    return json_response(200, contacts.contact_view(contacts.get_contact(contact_id)))
+
+
+@app.patch("/contacts/<contact_id>")
+def update_contact(contact_id: Annotated[str, Path(max_length=128)], request: ContactUpdateRequest) -> Response[Any]:
+    row = contacts.update_contact(contact_id, request.model_dump(mode="json", exclude_unset=True))
+    return json_response(200, contacts.contact_view(row))
+
+
+# --- campaigns --------------------------------------------------------------------------------
+
+
+@app.post("/campaigns")
+def create_campaign(request: CampaignCreateRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
+    def act() -> tuple[int, dict[str, Any]]:
+        row = campaigns.create_campaign(request.model_dump(mode="json"))
+        return 201, campaigns.campaign_view(row)
+
+    return _idempotent("campaign-create", idempotency_key, request.model_dump(mode="json"), act)
+
+
+@app.get("/campaigns/<campaign_id>")
+def get_campaign(campaign_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
+    return json_response(200, campaigns.campaign_view(campaigns.get_campaign(campaign_id)))
+
+
+# --- the web-form webhook (HMAC-signed, no bearer token) ---------------------------------------
+
+
+@app.post("/forms/<form_id>")
+def submit_form(form_id: Annotated[str, Path(max_length=64)]) -> Response[Any]:
+    event = app.current_event
+    status, body = forms.submit_form(
+        form_id,
+        event.headers.get("X-Autocall-Timestamp") or event.headers.get("x-autocall-timestamp"),
+        event.headers.get("X-Autocall-Signature") or event.headers.get("x-autocall-signature"),
+        event.decoded_body.encode() if isinstance(event.decoded_body, str) else (event.decoded_body or b""),
+    )
+    return json_response(status, body)
+
+
+@app.get("/openapi.json")
+def openapi_document() -> Response[Any]:
+    return Response(status_code=200, content_type="application/json", body=app.get_openapi_json_schema(
+        title="autocall API", version="1.0.0"
+    ))
+
+
+def handle_campaign_event(event: dict[str, Any]) -> dict[str, Any]:
+    """An EventBridge rule or schedule naming a campaign starts it."""
+    detail = event.get("detail") or {}
+    result = campaigns.trigger_campaign(
+        detail["campaign_id"], detail.get("call_purpose"), detail.get("stagger_minutes"), source="eventbridge"
+    )
+    return {"campaign_id": result["campaign_id"], "created": len(result["calls"]), "skipped": len(result["skipped"])}
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "detail-type" in event:
+        return handle_campaign_event(event)
+    return app.resolve(event, context)

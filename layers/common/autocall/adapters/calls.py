@@ -1,0 +1,119 @@
+"""Data access for the calls table. Every write that can race says in its name what it guards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from autocall.adapters.tables import CallRow
+from autocall.clock import now
+from autocall.models.enums import CallStatus
+
+
+def iso(moment: datetime) -> str:
+    """The sortable UTC form stored in ``scheduled_time``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _conditional_failed(exc: PutError | UpdateError) -> bool:
+    return exc.cause_response_code == "ConditionalCheckFailedException"
+
+
+def insert_call(row: CallRow) -> bool:
+    """Write a new call; False when a call with this id already exists (deterministic ids dedupe)."""
+    moment = now()
+    row.created_at = row.created_at or moment
+    row.updated_at = moment
+    row.status_rank = CallStatus(row.status).rank
+    try:
+        row.save(condition=CallRow.call_id.does_not_exist())
+    except PutError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
+def get_call(call_id: str) -> CallRow | None:
+    try:
+        return CallRow.get(call_id, consistent_read=True)
+    except CallRow.DoesNotExist:
+        return None
+
+
+def calls_for_contact(contact_id: str, limit: int = 10) -> list[CallRow]:
+    return list(CallRow.by_contact.query(contact_id, scan_index_forward=False, limit=limit))
+
+
+def calls_for_campaign(campaign_id: str) -> Iterator[CallRow]:
+    return CallRow.by_campaign.query(campaign_id)
+
+
+def update_call(row: CallRow, actions: list[Any], condition: Any = None) -> bool:
+    """Apply ``actions`` if ``condition`` and the row's version still hold; False if they do not."""
+    actions = [*actions, CallRow.updated_at.set(now())]
+    try:
+        row.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
+def move_status(row: CallRow, status: CallStatus, extra: list[Any] | None = None) -> bool:
+    """Move a call forward to ``status``; never backwards, never out of a terminal status."""
+    condition = CallRow.status_rank < status.rank
+    actions = [CallRow.status.set(status.value), CallRow.status_rank.set(status.rank), *(extra or [])]
+    for _ in range(3):
+        if update_call(row, actions, condition):
+            return True
+        fresh = get_call(row.call_id)
+        if fresh is None or fresh.status_rank >= status.rank:
+            return False
+        row = fresh
+    return False
+
+
+def mark_dialing(row: CallRow) -> bool:
+    """scheduled → dialing, exactly once per attempt: the guard against a double dial."""
+    moment = now()
+    attempt = {"attempt": int(row.attempts) + 1, "started_at": iso(moment), "result": None}
+    return update_call(
+        row,
+        [
+            CallRow.status.set(CallStatus.DIALING.value),
+            CallRow.status_rank.set(CallStatus.DIALING.rank),
+            CallRow.attempts.add(1),
+            CallRow.dial_started_at.set(moment),
+            CallRow.twilio_sid.remove(),
+            CallRow.attempt_history.set([*(row.attempt_history or []), attempt]),
+        ],
+        condition=CallRow.status == CallStatus.SCHEDULED.value,
+    )
+
+
+def reschedule(row: CallRow, at: datetime, reason: str, schedule_name: str | None) -> bool:
+    """Back to scheduled at ``at`` with the reason recorded (a guard failed or a retry is due)."""
+    return update_call(
+        row,
+        [
+            CallRow.status.set(CallStatus.SCHEDULED.value),
+            CallRow.status_rank.set(CallStatus.SCHEDULED.rank),
+            CallRow.scheduled_time.set(iso(at)),
+            CallRow.schedule_name.set(schedule_name) if schedule_name else CallRow.schedule_name.remove(),
+            CallRow.reasons.set([*(row.reasons or []), {"at": iso(now()), "reason": reason}]),
+        ],
+        condition=CallRow.status_rank < CallStatus.COMPLETED.rank,
+    )
+
+
+def end_call(row: CallRow, status: CallStatus, reason: str, outcome: str | None = None) -> bool:
+    """Close a call that will not be dialed (or not again), with the reason users will read."""
+    extra = [CallRow.reasons.set([*(row.reasons or []), {"at": iso(now()), "reason": reason}])]
+    if outcome:
+        extra.append(CallRow.outcome.set(outcome))
+    return move_status(row, status, extra)

@@ -1,0 +1,57 @@
+"""Data access for the contacts table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from autocall.adapters.tables import ContactRow
+from autocall.clock import now
+
+
+def get_contact(contact_id: str) -> ContactRow | None:
+    try:
+        return ContactRow.get(contact_id, consistent_read=True)
+    except ContactRow.DoesNotExist:
+        return None
+
+
+def find_contact_by_phone(phone: str) -> ContactRow | None:
+    for row in ContactRow.by_phone.query(phone, limit=1):
+        return row
+    return None
+
+
+def save_contact(row: ContactRow) -> ContactRow:
+    moment = now()
+    if row.created_at is None:
+        row.created_at = moment
+    row.updated_at = moment
+    row.save()
+    return row
+
+
+def list_contacts(tag: str | None = None, limit: int | None = None) -> Iterator[ContactRow]:
+    condition = ContactRow.tags.contains(tag) if tag else None
+    count = 0
+    for row in ContactRow.scan(filter_condition=condition):
+        yield row
+        count += 1
+        if limit is not None and count >= limit:
+            return
+
+
+def record_interaction(contact_id: str, entry: dict[str, Any], contact_type: str | None) -> ContactRow | None:
+    """Append one AI interaction and stamp last_contacted (idempotent on entry['call_id'])."""
+    row = get_contact(contact_id)
+    if row is None:
+        return None
+    history = list(row.ai_interaction_history or [])
+    if any(item.get("call_id") == entry.get("call_id") for item in history):
+        return row
+    history.append(entry)
+    row.ai_interaction_history = history
+    row.last_contacted = now()
+    if contact_type:
+        row.contact_type = contact_type
+    return save_contact(row)

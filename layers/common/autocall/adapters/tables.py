@@ -1,0 +1,222 @@
+"""The DynamoDB tables, as pynamodb models. template.yaml declares the same keys and indexes
+(tests/unit/test_template.py fails when they drift apart).
+
+Table names come from the settings; ``bind_tables()`` re-reads them (tests, local stack)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from autocall.config import get_settings
+
+
+class ContactPhoneIndex(GlobalSecondaryIndex["ContactRow"]):
+    class Meta:
+        index_name = "by-phone"
+        projection = AllProjection()
+
+    phone = UnicodeAttribute(hash_key=True)
+
+
+class ContactRow(Model):
+    class Meta:
+        table_name = get_settings().contacts_table
+
+    contact_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    phone = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    company = UnicodeAttribute(null=True)
+    time_zone = UnicodeAttribute(null=True)
+    country = UnicodeAttribute(null=True)
+    contact_type = UnicodeAttribute(default="lead")
+    tags = UnicodeSetAttribute(null=True)
+    consent = BooleanAttribute(default=False)
+    consent_text = UnicodeAttribute(null=True)
+    consent_source = UnicodeAttribute(null=True)
+    consent_at = UTCDateTimeAttribute(null=True)
+    last_contacted = UTCDateTimeAttribute(null=True)
+    ai_interaction_history = JSONAttribute(default=list)
+    custom_context = JSONAttribute(default=dict)
+    on_call_sid = UnicodeAttribute(null=True)  # set while the contact is on a live call
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    by_phone = ContactPhoneIndex()
+
+
+class CallContactIndex(GlobalSecondaryIndex["CallRow"]):
+    class Meta:
+        index_name = "by-contact"
+        projection = AllProjection()
+
+    contact_id = UnicodeAttribute(hash_key=True)
+    scheduled_time = UnicodeAttribute(range_key=True)
+
+
+class CallCampaignIndex(GlobalSecondaryIndex["CallRow"]):
+    class Meta:
+        index_name = "by-campaign"
+        projection = AllProjection()
+
+    campaign_id = UnicodeAttribute(hash_key=True)
+    scheduled_time = UnicodeAttribute(range_key=True)
+
+
+class CallRow(Model):
+    class Meta:
+        table_name = get_settings().calls_table
+
+    call_id = UnicodeAttribute(hash_key=True)
+    contact_id = UnicodeAttribute()
+    purpose = UnicodeAttribute()
+    context = JSONAttribute(default=dict)
+    status = UnicodeAttribute()
+    status_rank = NumberAttribute(default=0)  # CallStatus.rank: conditions move a call forward only
+    scheduled_time = UnicodeAttribute()  # ISO-8601 UTC, sortable
+    schedule_name = UnicodeAttribute(null=True)
+    campaign_id = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    max_attempts = NumberAttribute(default=3)
+    attempt_history = JSONAttribute(default=list)
+    twilio_sid = UnicodeAttribute(null=True)
+    dial_started_at = UTCDateTimeAttribute(null=True)
+    answered_by = UnicodeAttribute(null=True)
+    duration_s = NumberAttribute(null=True)
+    turns = JSONAttribute(default=list)
+    memory = JSONAttribute(default=dict)
+    outcome = UnicodeAttribute(null=True)
+    analysis = JSONAttribute(null=True)
+    result = JSONAttribute(null=True)
+    actions_taken = JSONAttribute(default=list)
+    reasons = JSONAttribute(default=list)
+    failures = JSONAttribute(default=list)
+    source = UnicodeAttribute(default="api")
+    idempotency_key = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    by_contact = CallContactIndex()
+    by_campaign = CallCampaignIndex()
+
+
+class CampaignRow(Model):
+    class Meta:
+        table_name = get_settings().campaigns_table
+
+    campaign_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    purpose = UnicodeAttribute()
+    contact_ids = JSONAttribute(default=list)
+    tag = UnicodeAttribute(null=True)
+    context = JSONAttribute(default=dict)
+    calling_window = JSONAttribute(default=dict)  # {"start": "09:00", "end": "20:00", ...}
+    stagger_minutes = NumberAttribute(default=0)
+    max_attempts = NumberAttribute(default=3)
+    status = UnicodeAttribute(default="draft")
+    fanout = JSONAttribute(default=dict)  # progress of the fan-out (resumable)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+
+class CrmRecordRow(Model):
+    """Notes, opportunities, tickets, appointments, contract preparations: one table, by contact."""
+
+    class Meta:
+        table_name = get_settings().crm_table
+
+    contact_id = UnicodeAttribute(hash_key=True)
+    record_id = UnicodeAttribute(range_key=True)  # "<kind>#<call_id>[#n]": deterministic
+    kind = UnicodeAttribute()
+    call_id = UnicodeAttribute(null=True)
+    title = UnicodeAttribute(null=True)
+    content = UnicodeAttribute(null=True)
+    fields = JSONAttribute(default=dict)
+    created_at = UTCDateTimeAttribute()
+
+
+class SuppressionRow(Model):
+    class Meta:
+        table_name = get_settings().suppression_table
+
+    phone = UnicodeAttribute(hash_key=True)
+    reason = UnicodeAttribute()
+    source = UnicodeAttribute(null=True)
+    call_id = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+class IdempotencyRow(Model):
+    """Same layout as Powertools' idempotency table (partition key ``id``, TTL ``expiration``)."""
+
+    class Meta:
+        table_name = get_settings().idempotency_table
+
+    id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute()
+    payload_hash = UnicodeAttribute()
+    response = JSONAttribute(null=True)
+    expiration = NumberAttribute()
+
+
+class PacingRow(Model):
+    """Atomic counters that pace dialing across concurrent Lambda invocations."""
+
+    class Meta:
+        table_name = get_settings().pacing_table
+
+    counter_id = UnicodeAttribute(hash_key=True)
+    count = NumberAttribute(default=0)
+    members = MapAttribute(null=True)
+    expires_at = NumberAttribute(null=True)
+
+
+ALL_TABLES: dict[str, type[Model]] = {
+    "ContactsTable": ContactRow,
+    "CallsTable": CallRow,
+    "CampaignsTable": CampaignRow,
+    "CrmTable": CrmRecordRow,
+    "SuppressionTable": SuppressionRow,
+    "IdempotencyTable": IdempotencyRow,
+    "PacingTable": PacingRow,
+}
+
+_SETTING_FOR = {
+    "ContactsTable": "contacts_table",
+    "CallsTable": "calls_table",
+    "CampaignsTable": "campaigns_table",
+    "CrmTable": "crm_table",
+    "SuppressionTable": "suppression_table",
+    "IdempotencyTable": "idempotency_table",
+    "PacingTable": "pacing_table",
+}
+
+
+def bind_tables() -> None:
+    """Point every model at the table names of the current settings and drop cached connections."""
+    settings = get_settings()
+    for logical_id, model in ALL_TABLES.items():
+        model.Meta.table_name = getattr(settings, _SETTING_FOR[logical_id])
+        model._connection = None
+
+
+def create_all_tables() -> None:
+    """Create every table (tests and the local stack; on AWS the template does it)."""
+    for model in ALL_TABLES.values():
+        if not model.exists():
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=False)

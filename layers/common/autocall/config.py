@@ -1,0 +1,93 @@
+"""Settings from the environment, parsed once.
+
+On AWS the template sets these variables; on the embedded local stack ``local/`` sets them to the
+local endpoints. Secrets are not here: see ``autocall.secrets``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    # tables
+    contacts_table: str = field(default_factory=lambda: _env("CONTACTS_TABLE", "autocall-contacts"))
+    calls_table: str = field(default_factory=lambda: _env("CALLS_TABLE", "autocall-calls"))
+    campaigns_table: str = field(default_factory=lambda: _env("CAMPAIGNS_TABLE", "autocall-campaigns"))
+    crm_table: str = field(default_factory=lambda: _env("CRM_TABLE", "autocall-crm"))
+    suppression_table: str = field(default_factory=lambda: _env("SUPPRESSION_TABLE", "autocall-suppression"))
+    idempotency_table: str = field(default_factory=lambda: _env("IDEMPOTENCY_TABLE", "autocall-idempotency"))
+    pacing_table: str = field(default_factory=lambda: _env("PACING_TABLE", "autocall-pacing"))
+    # scheduling
+    schedule_group: str = field(default_factory=lambda: _env("SCHEDULE_GROUP", "autocall"))
+    scheduler_function_arn: str = field(
+        default_factory=lambda: _env(
+            "SCHEDULER_FUNCTION_ARN", "arn:aws:lambda:us-east-1:123456789012:function:autocall-scheduler"
+        )
+    )
+    scheduler_role_arn: str = field(
+        default_factory=lambda: _env(
+            "SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/autocall-scheduler-invoke"
+        )
+    )
+    schedule_dlq_arn: str = field(default_factory=lambda: _env("SCHEDULE_DLQ_ARN", ""))
+    post_call_state_machine_arn: str = field(default_factory=lambda: _env("POST_CALL_STATE_MACHINE_ARN", ""))
+    # business identity and the agent
+    business_name: str = field(default_factory=lambda: _env("BUSINESS_NAME", "TechSolutions"))
+    agent_name: str = field(default_factory=lambda: _env("AGENT_NAME", "Alex"))
+    caller_id: str = field(default_factory=lambda: _env("TWILIO_CALLER_ID", "+15005550006"))
+    transfer_number: str = field(default_factory=lambda: _env("TRANSFER_NUMBER", ""))
+    team_email: str = field(default_factory=lambda: _env("TEAM_EMAIL", "sales-team@example.com"))
+    sender_email: str = field(default_factory=lambda: _env("SENDER_EMAIL", "agent@example.com"))
+    # public URL of the API (used for Twilio callbacks); empty → built from the request
+    public_base_url: str = field(default_factory=lambda: _env("PUBLIC_BASE_URL", ""))
+    # Twilio
+    twilio_account_sid: str = field(
+        default_factory=lambda: _env("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000")
+    )
+    twilio_api_base_url: str = field(default_factory=lambda: _env("TWILIO_API_BASE_URL", ""))  # local sim
+    # the LLM
+    openai_model: str = field(default_factory=lambda: _env("OPENAI_MODEL", "gpt-4o-mini"))
+    openai_base_url: str = field(default_factory=lambda: _env("OPENAI_BASE_URL", ""))
+    llm_turn_deadline_s: float = field(default_factory=lambda: _float("LLM_TURN_DEADLINE_S", 4.0))
+    llm_temperature: float = field(default_factory=lambda: _float("LLM_TEMPERATURE", 0.3))
+    # calling rules
+    calling_window_start: str = field(default_factory=lambda: _env("CALLING_WINDOW_START", "09:00"))
+    calling_window_end: str = field(default_factory=lambda: _env("CALLING_WINDOW_END", "20:00"))
+    max_attempts: int = field(default_factory=lambda: _int("MAX_ATTEMPTS", 3))
+    calls_per_second: float = field(default_factory=lambda: _float("CALLS_PER_SECOND", 1.0))
+    max_concurrent_calls: int = field(default_factory=lambda: _int("MAX_CONCURRENT_CALLS", 50))
+    # integrations
+    event_bus_name: str = field(default_factory=lambda: _env("EVENT_BUS_NAME", "default"))
+    sales_topic_arn: str = field(default_factory=lambda: _env("SALES_TOPIC_ARN", ""))
+    crm_webhook_url: str = field(default_factory=lambda: _env("CRM_WEBHOOK_URL", ""))
+    # secrets: names of parameters / secrets (values fetched by autocall.secrets)
+    secrets_prefix: str = field(default_factory=lambda: _env("SECRETS_PREFIX", "/autocall"))
+    local_stack: bool = field(default_factory=lambda: _env("AUTOCALL_LOCAL", "") == "1")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the parsed settings (tests and the local stack change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,1 @@
+"""The conversation brain: one interface, a playbook and an LLM implementation."""

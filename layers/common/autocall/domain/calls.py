@@ -1,0 +1,275 @@
+"""Asking for calls: single, bulk and campaign triggers, cancellation, and what users read back.
+
+A trigger writes the call as ``scheduled`` and hands it to EventBridge Scheduler (or straight to
+the dialer when it is due now). It never dials: the dialer does, after its guards."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from autocall.adapters import calls as repo
+from autocall.adapters import scheduler
+from autocall.adapters.suppression import is_suppressed
+from autocall.adapters.tables import CallRow, ContactRow
+from autocall.clock import now
+from autocall.config import get_settings
+from autocall.domain.contacts import get_contact
+from autocall.errors import CallNotFound, Conflict, ContactSuppressed, ValidationFailed
+from autocall.models.enums import CallPurpose, CallStatus
+from autocall.observability import logger, metrics
+
+MAX_AHEAD = timedelta(days=90)
+PAST_TOLERANCE = timedelta(seconds=60)
+DUE_NOW = timedelta(seconds=60)  # EventBridge Scheduler's at() has one-minute precision
+MAX_BULK = 1000
+_ID_NAMESPACE = uuid.UUID("5f1c2a7e-9a51-4d55-9d1e-3c0b0c6a7e10")
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """One call to place, as validated before anything is written."""
+
+    contact: ContactRow
+    purpose: CallPurpose
+    context: dict[str, Any]
+    at: datetime
+    call_id: str
+    campaign_id: str | None = None
+    max_attempts: int | None = None
+    source: str = "api"
+    idempotency_key: str | None = None
+
+
+def schedule_name(call_id: str) -> str:
+    return f"call-{call_id}"
+
+
+def parse_purpose(value: str, field: str = "call_purpose") -> CallPurpose:
+    try:
+        return CallPurpose(value)
+    except ValueError as exc:
+        allowed = ", ".join(p.value for p in CallPurpose)
+        raise ValidationFailed(f"{field} must be one of {allowed}", field) from exc
+
+
+def check_due_time(at: datetime | None, field: str = "scheduled_time") -> datetime:
+    moment = now()
+    if at is None:
+        return moment
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    if at < moment - PAST_TOLERANCE:
+        raise ValidationFailed(f"{field} is in the past", field)
+    if at > moment + MAX_AHEAD:
+        raise ValidationFailed(f"{field} is more than 90 days ahead", field)
+    return max(at, moment)
+
+
+def prepare_call(
+    contact_id: str,
+    purpose: str | CallPurpose,
+    context: dict[str, Any] | None = None,
+    at: datetime | None = None,
+    *,
+    field_prefix: str = "",
+    call_id: str | None = None,
+    campaign_id: str | None = None,
+    max_attempts: int | None = None,
+    source: str = "api",
+    idempotency_key: str | None = None,
+) -> CallRequest:
+    """Validate one call request completely, writing nothing."""
+    contact = get_contact(contact_id, f"{field_prefix}contact_id")
+    if is_suppressed(contact.phone):
+        raise ContactSuppressed(f"{field_prefix}contact_id")
+    due = check_due_time(at, f"{field_prefix}scheduled_time")
+    if idempotency_key and not call_id:
+        call_id = str(uuid.uuid5(_ID_NAMESPACE, f"key:{idempotency_key}"))
+    return CallRequest(
+        contact=contact,
+        purpose=parse_purpose(purpose, f"{field_prefix}call_purpose"),
+        context=dict(context or {}),
+        at=due,
+        call_id=call_id or str(uuid.uuid4()),
+        campaign_id=campaign_id,
+        max_attempts=max_attempts,
+        source=source,
+        idempotency_key=idempotency_key,
+    )
+
+
+def place_request(request: CallRequest) -> CallRow:
+    """Write the call and its schedule. Idempotent on the call id."""
+    row = CallRow(
+        call_id=request.call_id,
+        contact_id=request.contact.contact_id,
+        purpose=request.purpose.value,
+        context=request.context,
+        status=CallStatus.SCHEDULED.value,
+        scheduled_time=repo.iso(request.at),
+        campaign_id=request.campaign_id,
+        attempts=0,
+        max_attempts=request.max_attempts or get_settings().max_attempts,
+        source=request.source,
+        idempotency_key=request.idempotency_key,
+        attempt_history=[],
+        turns=[],
+        actions_taken=[],
+        reasons=[],
+        failures=[],
+        memory={},
+    )
+    if not repo.insert_call(row):
+        existing = repo.get_call(request.call_id)
+        assert existing is not None
+        return existing
+    arm_schedule(row, request.at)
+    metrics.add_metric(name="CallsTriggered", unit="Count", value=1)
+    logger.info("call scheduled", extra={"call_id": row.call_id, "purpose": row.purpose, "due": row.scheduled_time})
+    return row
+
+
+def arm_schedule(row: CallRow, at: datetime) -> None:
+    """Make the dialer fire for this call at ``at``: a one-time schedule, or now."""
+    payload = {"call_id": row.call_id}
+    if at <= now() + DUE_NOW:
+        scheduler.invoke_dialer_now(payload)
+        return
+    name = scheduler.put_one_time_schedule(schedule_name(row.call_id), at, payload)
+    repo.update_call(row, [CallRow.schedule_name.set(name)])
+
+
+def trigger_call(
+    contact_id: str,
+    purpose: str | CallPurpose,
+    context: dict[str, Any] | None = None,
+    at: datetime | None = None,
+    idempotency_key: str | None = None,
+) -> CallRow:
+    """Ask for one autonomous call. The Python API the seed shows; the REST handler calls it too."""
+    return place_request(prepare_call(contact_id, purpose, context, at, idempotency_key=idempotency_key))
+
+
+def trigger_bulk(items: list[dict[str, Any]]) -> list[CallRow]:
+    """Validate every call first; write only when all are valid."""
+    if not items:
+        raise ValidationFailed("calls must hold at least one call", "calls")
+    if len(items) > MAX_BULK:
+        raise ValidationFailed(f"calls holds {len(items)} calls; at most {MAX_BULK} per request", "calls")
+    moment = now()
+    requests = [
+        prepare_call(
+            item["contact_id"],
+            item["call_purpose"],
+            item.get("context"),
+            moment + timedelta(minutes=float(item.get("delay_minutes") or 0)),
+            field_prefix=f"calls[{index}].",
+            source="bulk",
+        )
+        for index, item in enumerate(items)
+    ]
+    return [place_request(request) for request in requests]
+
+
+def get_call(call_id: str) -> CallRow:
+    row = repo.get_call(call_id)
+    if row is None:
+        raise CallNotFound(call_id)
+    return row
+
+
+def cancel_call(call_id: str) -> CallRow:
+    """Cancel a call that has not been dialed yet, and remove its schedule."""
+    row = get_call(call_id)
+    if row.status != CallStatus.SCHEDULED.value:
+        raise Conflict(f"call is {row.status}; only a scheduled call can be cancelled", "call_id")
+    if not repo.update_call(
+        row,
+        [
+            CallRow.status.set(CallStatus.CANCELED.value),
+            CallRow.status_rank.set(CallStatus.CANCELED.rank),
+            CallRow.outcome.set("canceled"),
+            CallRow.reasons.set([*(row.reasons or []), {"at": repo.iso(now()), "reason": "canceled by user"}]),
+        ],
+        condition=CallRow.status == CallStatus.SCHEDULED.value,
+    ):
+        raise Conflict("the call changed while it was being cancelled; read it again", "call_id")
+    if row.schedule_name:
+        scheduler.delete_schedule(row.schedule_name)
+    return get_call(call_id)
+
+
+def format_duration(seconds: float | int | None) -> str | None:
+    if seconds is None:
+        return None
+    total = int(seconds)
+    return f"{total // 60}m {total % 60}s"
+
+
+def call_view(row: CallRow, full: bool = True) -> dict[str, Any]:
+    schedule = None
+    if full and row.schedule_name and row.status == CallStatus.SCHEDULED.value:
+        found = scheduler.get_schedule(row.schedule_name)
+        if found is not None:
+            schedule = {
+                "name": found["Name"],
+                "group": found.get("GroupName"),
+                "expression": found["ScheduleExpression"],
+                "target": found["Target"]["Arn"],
+            }
+    view: dict[str, Any] = {
+        "call_id": row.call_id,
+        "contact_id": row.contact_id,
+        "call_purpose": row.purpose,
+        "status": row.status,
+        "outcome": row.outcome,
+        "scheduled_time": row.scheduled_time,
+        "duration": format_duration(row.duration_s),
+        "duration_seconds": row.duration_s,
+        "attempts": int(row.attempts or 0),
+        "max_attempts": int(row.max_attempts or 0),
+        "campaign_id": row.campaign_id,
+        "actions_taken": row.actions_taken or [],
+        "reasons": row.reasons or [],
+    }
+    if full:
+        view.update(
+            {
+                "context": row.context or {},
+                "twilio_sid": row.twilio_sid,
+                "answered_by": row.answered_by,
+                "attempt_history": row.attempt_history or [],
+                "turns": row.turns or [],
+                "analysis": row.analysis,
+                "result": row.result,
+                "failures": row.failures or [],
+                "schedule": schedule,
+                "created_at": row.created_at.isoformat() if row.created_at else None,
+                "updated_at": row.updated_at.isoformat() if row.updated_at else None,
+            }
+        )
+    return view
+
+
+def status_for_contact(contact_id: str, limit: int = 10) -> dict[str, Any]:
+    """The seed's autonomous_call_status answer."""
+    contact = get_contact(contact_id)
+    recent = repo.calls_for_contact(contact_id, limit=limit)
+    return {
+        "contact": {"contact_id": contact.contact_id, "name": contact.name, "phone": contact.phone},
+        "recent_calls": [
+            {
+                "call_id": row.call_id,
+                "call_purpose": row.purpose,
+                "status": row.status,
+                "outcome": row.outcome,
+                "duration": format_duration(row.duration_s),
+                "actions_taken": row.actions_taken or [],
+                "scheduled_time": row.scheduled_time,
+            }
+            for row in recent
+        ],
+    }

@@ -1,0 +1,78 @@
+"""The web-form webhook: a signed form submission becomes a contact and a sales_outreach call.
+
+The form's backend signs each request: ``X-Autocall-Timestamp: <unix seconds>`` and
+``X-Autocall-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>``.
+Requests older or newer than five minutes are refused; a replayed signature gets the first answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from autocall.clock import now
+from autocall.domain import contacts
+from autocall.domain.calls import call_view, trigger_call
+from autocall.domain.idempotency import run_once
+from autocall.errors import AutocallError, NotFound, ValidationFailed
+from autocall.secrets import form_secret
+
+WINDOW_S = 300
+CONTACT_FIELDS = ("name", "phone", "email", "company", "time_zone", "consent_text")
+
+
+class SignatureInvalid(AutocallError):
+    status_code = 401
+    code = "invalid_signature"
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify(form_id: str, timestamp: str | None, signature: str | None, body: bytes) -> None:
+    secret = form_secret(form_id)
+    if secret is None:
+        raise NotFound(f"form {form_id!r} is not configured", "form_id")
+    if not timestamp or not signature:
+        raise SignatureInvalid("X-Autocall-Timestamp and X-Autocall-Signature are required", "X-Autocall-Signature")
+    try:
+        sent_at = int(timestamp)
+    except ValueError as exc:
+        raise SignatureInvalid("X-Autocall-Timestamp must be unix seconds", "X-Autocall-Timestamp") from exc
+    if abs(now().timestamp() - sent_at) > WINDOW_S:
+        raise SignatureInvalid("the request is outside the 5-minute window", "X-Autocall-Timestamp")
+    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+        raise SignatureInvalid("the signature does not match the body", "X-Autocall-Signature")
+
+
+def parse_fields(body: bytes) -> dict[str, Any]:
+    try:
+        fields = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValidationFailed("the body must be a JSON object", "body") from exc
+    if not isinstance(fields, dict):
+        raise ValidationFailed("the body must be a JSON object", "body")
+    for name in ("name", "phone", "consent_text"):
+        if not isinstance(fields.get(name), str) or not fields[name].strip():
+            raise ValidationFailed(f"{name} is required", name)
+    return fields
+
+
+def submit_form(
+    form_id: str, timestamp: str | None, signature: str | None, body: bytes
+) -> tuple[int, dict[str, Any]]:
+    verify(form_id, timestamp, signature, body)
+    fields = parse_fields(body)
+
+    def act() -> tuple[int, dict[str, Any]]:
+        contact = contacts.upsert_from_form(fields, form_id)
+        extra = {k: v for k, v in fields.items() if k not in CONTACT_FIELDS}
+        context = {"form_id": form_id, "form_source": "website", **extra}
+        call = trigger_call(contact.contact_id, "sales_outreach", context)
+        return 202, {"contact_id": contact.contact_id, **call_view(call, full=False)}
+
+    return run_once(f"form:{form_id}", signature, {"ts": timestamp, "body": body.decode("utf-8", "replace")}, act)

@@ -1,0 +1,42 @@
+"""Shared pieces of the API handlers: the error body, the mapping of domain errors to responses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from autocall.errors import AutocallError
+
+
+def json_response(status: int, body: Any) -> Response:
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body, default=str))
+
+
+def error_response(exc: AutocallError) -> Response:
+    return json_response(exc.status_code, exc.to_body())
+
+
+def _field_from_loc(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "body"
+
+
+def validation_error_response(exc: RequestValidationError) -> Response:
+    """422 naming the first offending field, with every problem listed."""
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
+    field = _field_from_loc(first.get("loc", ()))
+    problems = [f"{_field_from_loc(e.get('loc', ()))}: {e.get('msg')}" for e in errors]
+    body = {"error": "validation_error", "message": f"{field}: {first.get('msg')}", "field": field}
+    if len(problems) > 1:
+        body["problems"] = problems
+    return json_response(422, body)

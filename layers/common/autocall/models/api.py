@@ -1,0 +1,88 @@
+"""Request and response bodies of the public API (validated by the Powertools resolver)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from autocall.models.enums import CallPurpose, ContactType
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TriggerCallRequest(_Strict):
+    contact_id: str = Field(min_length=1, max_length=128)
+    call_purpose: CallPurpose
+    context: dict[str, Any] = Field(default_factory=dict)
+    scheduled_time: datetime | None = None
+
+
+class BulkCallItem(_Strict):
+    contact_id: str = Field(min_length=1, max_length=128)
+    call_purpose: CallPurpose
+    delay_minutes: float = Field(default=0, ge=0, le=90 * 24 * 60)
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class BulkCallsRequest(_Strict):
+    calls: list[BulkCallItem]
+
+
+class CampaignTriggerRequest(_Strict):
+    campaign_id: str = Field(min_length=1, max_length=128)
+    call_purpose: CallPurpose | None = None
+    stagger_minutes: float | None = Field(default=None, ge=0, le=1440)
+
+
+class CallTriggeredResponse(BaseModel):
+    call_id: str
+    status: str
+    scheduled_time: str
+
+
+class ContactCreateRequest(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    phone: str = Field(min_length=3, max_length=32)
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    company: str | None = Field(default=None, max_length=200)
+    time_zone: str | None = Field(default=None, max_length=64)
+    contact_type: ContactType = ContactType.LEAD
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    consent: bool = False
+    consent_text: str | None = Field(default=None, max_length=2000)
+    custom_context: dict[str, Any] = Field(default_factory=dict)
+
+
+class ContactUpdateRequest(_Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    phone: str | None = Field(default=None, min_length=3, max_length=32)
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    company: str | None = Field(default=None, max_length=200)
+    time_zone: str | None = Field(default=None, max_length=64)
+    contact_type: ContactType | None = None
+    tags: list[str] | None = Field(default=None, max_length=50)
+    consent: bool | None = None
+    consent_text: str | None = Field(default=None, max_length=2000)
+    custom_context: dict[str, Any] | None = None
+
+
+class CallingWindow(_Strict):
+    start: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(default="20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    exclude_weekends: bool = False
+    exclude_holidays: bool = False
+
+
+class CampaignCreateRequest(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    purpose: CallPurpose
+    contact_ids: list[str] = Field(default_factory=list, max_length=10_000)
+    tag: str | None = Field(default=None, min_length=1, max_length=100)
+    calling_window: CallingWindow = Field(default_factory=CallingWindow)
+    stagger_minutes: float = Field(default=0, ge=0, le=1440)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    context: dict[str, Any] = Field(default_factory=dict)

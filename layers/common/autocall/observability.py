@@ -1,0 +1,37 @@
+"""The one Logger, Tracer and Metrics, plus masking of personal data in logs."""
+
+from __future__ import annotations
+
+import re
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+logger = Logger(service="autocall")
+tracer = Tracer(service="autocall")
+metrics = Metrics(namespace="Autocall", service="autocall")
+
+_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
+
+
+def mask_phone(phone: str | None) -> str:
+    """'+14155550123' → '+1******0123': enough to tell calls apart, not enough to dial."""
+    if not phone:
+        return ""
+    digits = phone.strip()
+    if len(digits) <= 4:
+        return "****"
+    return digits[:2] + "*" * max(len(digits) - 6, 2) + digits[-4:]
+
+
+def mask_text(text: str | None) -> str:
+    """Utterances never reach the logs: keep only their length."""
+    if text is None:
+        return ""
+    return f"<{len(text)} chars>"
+
+
+def scrub(message: str) -> str:
+    """Mask phone numbers and e-mail addresses inside free text (error messages, reasons)."""
+    message = _PHONE.sub(lambda m: mask_phone(re.sub(r"[^\d+]", "", m.group(0))), message)
+    return _EMAIL.sub(r"\1***@\2", message)

@@ -1,0 +1,64 @@
+"""Secrets: from one Secrets Manager secret (JSON) on AWS and on the local stack; from env vars
+when no secret is configured (unit tests).
+
+The secret named by ``SECRETS_ARN`` holds keys: ``api_token``, ``twilio_auth_token``,
+``openai_api_key``, ``form_secrets`` (a JSON object form_id → HMAC key) and ``crm_webhook_secret``.
+Values are cached for five minutes, so a rotated secret is picked up without a redeploy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from typing import Any
+
+_ENV_FALLBACK = {
+    "api_token": "AUTOCALL_API_TOKEN",
+    "twilio_auth_token": "TWILIO_AUTH_TOKEN",
+    "openai_api_key": "OPENAI_API_KEY",
+    "form_secrets": "FORM_SECRETS",
+    "crm_webhook_secret": "CRM_WEBHOOK_SECRET",
+}
+_MAX_AGE_S = 300.0
+_lock = threading.Lock()
+_cache: tuple[float, dict[str, Any]] | None = None
+
+
+def _load() -> dict[str, Any]:
+    global _cache
+    arn = os.environ.get("SECRETS_ARN", "")
+    if not arn:
+        return {key: os.environ.get(env, "") for key, env in _ENV_FALLBACK.items()}
+    with _lock:
+        if _cache is not None and time.monotonic() - _cache[0] < _MAX_AGE_S:
+            return _cache[1]
+        import boto3
+
+        raw = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+        values = json.loads(raw)
+        _cache = (time.monotonic(), values)
+        return values
+
+
+def get_secret(name: str) -> str:
+    value = _load().get(name, "")
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value or "")
+
+
+def form_secret(form_id: str) -> str | None:
+    raw = get_secret("form_secrets")
+    if not raw:
+        return None
+    secrets = json.loads(raw)
+    secret = secrets.get(form_id)
+    return str(secret) if secret else None
+
+
+def reset_secrets() -> None:
+    global _cache
+    with _lock:
+        _cache = None

@@ -1,0 +1,1 @@
+"""The embedded local stack: moto, an API Gateway emulator, a Twilio-compatible carrier simulator."""

@@ -1,0 +1,172 @@
+"""The embedded local stack: moto's server with the template's resources, the API gateway, the
+carrier simulator and the schedule pump, all in one process on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.template import REGION, LocalTemplate
+
+LOCAL_API_TOKEN_DEFAULT = "local-dev-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def local_secrets() -> dict[str, Any]:
+    """The local stack's secrets: env vars with documented defaults."""
+    import json
+
+    from local.resources import LOCAL_SECRET_DEFAULTS
+
+    forms = os.environ.get("FORM_SECRETS")
+    return {
+        "api_token": os.environ.get("AUTOCALL_API_TOKEN", LOCAL_SECRET_DEFAULTS["api_token"]),
+        "twilio_auth_token": os.environ.get("TWILIO_AUTH_TOKEN", LOCAL_SECRET_DEFAULTS["twilio_auth_token"]),
+        "openai_api_key": os.environ.get("OPENAI_API_KEY", ""),
+        "form_secrets": json.loads(forms) if forms else LOCAL_SECRET_DEFAULTS["form_secrets"],
+        "crm_webhook_secret": os.environ.get("CRM_WEBHOOK_SECRET", LOCAL_SECRET_DEFAULTS["crm_webhook_secret"]),
+    }
+
+
+def apply_environment(env: dict[str, str]) -> None:
+    """Set the process environment and make every cached client and setting re-read it."""
+    os.environ.update(env)
+    from autocall.adapters import scheduler
+    from autocall.adapters.tables import bind_tables
+    from autocall.config import reset_settings
+    from autocall.secrets import reset_secrets
+
+    reset_settings()
+    reset_secrets()
+    bind_tables()
+    scheduler.reset_clients()
+    for reset in _optional_resets():
+        reset()
+
+
+def _optional_resets() -> list[Any]:
+    resets = []
+    try:
+        from autocall.adapters.telephony import reset_telephony
+
+        resets.append(reset_telephony)
+    except ImportError:
+        pass
+    try:
+        from autocall.domain.brain.factory import reset_brain
+
+        resets.append(reset_brain)
+    except ImportError:
+        pass
+    return resets
+
+
+@dataclass
+class LocalStack:
+    port: int = field(default_factory=lambda: int(os.environ.get("AUTOCALL_PORT", "8787")))
+    carrier_port: int = field(default_factory=lambda: int(os.environ.get("AUTOCALL_CARRIER_PORT", "8788")))
+    moto_port: int = field(default_factory=lambda: int(os.environ.get("AUTOCALL_MOTO_PORT", "8789")))
+    stack_name: str = "autocall"
+    clock_speed: float = 1.0
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> LocalStack:
+        from moto.server import ThreadedMotoServer
+
+        from local.carrier import CarrierSimulator
+        from local.gateway import Gateway
+        from local.lambdas import FunctionRegistry, route_moto_lambda
+        from local.pump import SchedulePump
+        from local.resources import configure_moto, create_resources
+
+        configure_moto()
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self.moto.start()
+        self.moto_url = f"http://127.0.0.1:{self.moto_port}"
+        self.secrets = local_secrets()
+        apply_environment(
+            {
+                "AWS_ENDPOINT_URL": self.moto_url,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AUTOCALL_LOCAL": "1",
+                "POWERTOOLS_METRICS_NAMESPACE": "Autocall",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
+            }
+        )
+        self.template = LocalTemplate(stack_name=self.stack_name)
+        overrides = create_resources(self.template, self.secrets)
+        self.template.overrides.update(overrides)
+        self.registry = FunctionRegistry(self.template)
+        route_moto_lambda(self.registry)
+        self.carrier = CarrierSimulator(self.secrets["twilio_auth_token"], host="127.0.0.1", port=self.carrier_port)
+        self.carrier.start()
+        self.gateway = Gateway(self.template, self.registry, port=self.port)
+        env = self.template.function_environment()
+        env.update(
+            {
+                "PUBLIC_BASE_URL": self.gateway.url,
+                "TWILIO_API_BASE_URL": self.carrier.base_url,
+                "TWILIO_AUTH_TOKEN": self.secrets["twilio_auth_token"],
+                **self.extra_env,
+            }
+        )
+        apply_environment(env)
+        self.gateway.start()
+        self.pump = SchedulePump(self.registry.invoke)
+        self.pump.start()
+        from autocall.clock import CLOCK
+
+        if self.clock_speed != 1.0:
+            CLOCK.set_speed(self.clock_speed)
+        return self
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url
+
+    @property
+    def api_token(self) -> str:
+        return str(self.secrets["api_token"])
+
+    def stop(self) -> None:
+        self.pump.stop()
+        self.gateway.stop()
+        self.carrier.stop()
+        self.registry.shutdown()
+        self.moto.stop()
+
+    def banner(self) -> str:
+        return (
+            f"autocall local stack is up\n"
+            f"  API        {self.url}\n"
+            f"  API token  {self.api_token}\n"
+            f"  carrier    {self.carrier.base_url}  (Twilio-compatible simulator)\n"
+            f"  moto       {self.moto_url}\n\n"
+            f"Try:\n"
+            f"  curl -s -X POST {self.url}/contacts -H 'Authorization: Bearer {self.api_token}' "
+            f"-H 'Content-Type: application/json' "
+            f"-d '{{\"name\": \"John Smith\", \"phone\": \"+14155550123\", \"consent\": true}}'\n"
+        )
+
+
+def main() -> None:
+    stack = LocalStack().start()
+    print(stack.banner(), flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        stack.stop()

@@ -1,0 +1,199 @@
+"""Reads template.yaml the way CloudFormation would for the local stack: resources, the functions'
+handlers and environment, the API's routes, with intrinsic functions resolved to local values."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import decode_str
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+
+
+@lru_cache(maxsize=1)
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    template, errors = decode_str(path.read_text())
+    if errors or template is None:
+        raise ValueError(f"cannot read {path}: {errors}")
+    return _plain(template)
+
+
+def _plain(value: Any) -> Any:
+    """cfn-lint's node types → plain dicts, lists and strings."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # API Gateway resource path, e.g. /calls/{call_id}
+    function: str  # logical id
+    authorized: bool
+
+    def matches(self, method: str, path: str) -> dict[str, str] | None:
+        if method.upper() != self.method.upper():
+            return None
+        pattern = "^" + re.sub(r"\\{([^}]+)\\}", r"(?P<\1>[^/]+)", re.escape(self.path)) + "$"
+        found = re.match(pattern, path)
+        return found.groupdict() if found else None
+
+
+@dataclass
+class LocalTemplate:
+    """The template bound to a local stack name, with the values the local resources really have."""
+
+    stack_name: str = "autocall"
+    overrides: dict[str, str] = field(default_factory=dict)  # logical id or param → value
+    template: dict[str, Any] = field(default_factory=load_template)
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return dict(self.template["Resources"])
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {lid: res for lid, res in self.resources.items() if res["Type"] == kind}
+
+    # --- intrinsic functions ------------------------------------------------------------------
+    def pseudo(self, name: str) -> str:
+        return {
+            "AWS::StackName": self.stack_name,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Region": REGION,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }[name]
+
+    def ref(self, name: str) -> str:
+        if name in self.overrides:
+            return self.overrides[name]
+        if name.startswith("AWS::"):
+            return self.pseudo(name)
+        params = self.template.get("Parameters", {})
+        if name in params:
+            return str(params[name].get("Default", ""))
+        resource = self.resources[name]
+        props = self.resolve(resource.get("Properties", {}))
+        kind = resource["Type"]
+        if kind == "AWS::DynamoDB::Table":
+            return str(props["TableName"])
+        if kind == "AWS::Scheduler::ScheduleGroup":
+            return str(props["Name"])
+        if kind == "AWS::Serverless::Function":
+            return self.function_name(name)
+        if kind == "AWS::Serverless::Api":
+            return "local"
+        return f"{self.stack_name}-{name}"
+
+    def get_att(self, name: str, attribute: str) -> str:
+        key = f"{name}.{attribute}"
+        if key in self.overrides:
+            return self.overrides[key]
+        kind = self.resources[name]["Type"]
+        if kind == "AWS::Serverless::Function" and attribute == "Arn":
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name(name)}"
+        if kind == "AWS::IAM::Role" and attribute == "Arn":
+            return f"arn:aws:iam::{ACCOUNT_ID}:role/{self.stack_name}-{name}"
+        if kind == "AWS::SQS::Queue" and attribute == "Arn":
+            return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{self.stack_name}-{name}"
+        if kind == "AWS::SNS::Topic" and attribute == "TopicArn":
+            return self.ref(name)
+        if kind == "AWS::Serverless::StateMachine" and attribute == "Arn":
+            return self.ref(name)
+        return f"arn:aws:local:{REGION}:{ACCOUNT_ID}:{self.stack_name}-{name}/{attribute}"
+
+    def function_name(self, logical_id: str) -> str:
+        props = self.resources[logical_id].get("Properties", {})
+        if "FunctionName" in props:
+            return str(self.resolve(props["FunctionName"]))
+        return f"{self.stack_name}-{logical_id}"
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                parts = arg.split(".", 1) if isinstance(arg, str) else arg
+                return self.get_att(parts[0], parts[1])
+            if key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+                return re.sub(r"\$\{([^}!]+)\}", lambda m: self._sub_var(m.group(1), variables), text)
+            if key == "Fn::Join":
+                return str(arg[0]).join(str(self.resolve(v)) for v in arg[1])
+            if key == "Fn::If":
+                return self.resolve(arg[1])
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _sub_var(self, name: str, variables: dict[str, Any]) -> str:
+        if name in variables:
+            return str(variables[name])
+        if "." in name and not name.startswith("AWS::"):
+            logical, attribute = name.split(".", 1)
+            return self.get_att(logical, attribute)
+        return self.ref(name)
+
+    # --- what the local stack needs -----------------------------------------------------------
+    def function_environment(self, logical_id: str | None = None) -> dict[str, str]:
+        """Globals' variables plus the function's (all functions' when no id is given)."""
+        globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {})
+        env = {k: str(v) for k, v in self.resolve(globals_env.get("Variables", {})).items()}
+        ids = [logical_id] if logical_id else list(self.of_type("AWS::Serverless::Function"))
+        for lid in ids:
+            props = self.resources[lid].get("Properties", {})
+            variables = props.get("Environment", {}).get("Variables", {})
+            env.update({k: str(v) for k, v in self.resolve(variables).items()})
+        return env
+
+    def functions(self) -> dict[str, tuple[Path, str]]:
+        """logical id → (code folder, handler 'module.function')."""
+        out = {}
+        for lid, res in self.of_type("AWS::Serverless::Function").items():
+            props = res["Properties"]
+            out[lid] = (ROOT / str(props["CodeUri"]), str(props["Handler"]))
+        return out
+
+    def routes(self) -> list[Route]:
+        routes: list[Route] = []
+        for lid, res in self.of_type("AWS::Serverless::Function").items():
+            for event in res["Properties"].get("Events", {}).values():
+                if event["Type"] != "Api":
+                    continue
+                props = event["Properties"]
+                auth = props.get("Auth", {}).get("Authorizer")
+                routes.append(Route(str(props["Method"]).upper(), str(props["Path"]), lid, auth != "NONE"))
+        return routes
+
+    def authorizer_function(self) -> str | None:
+        for res in self.of_type("AWS::Serverless::Api").values():
+            auth = res["Properties"].get("Auth", {})
+            default = auth.get("DefaultAuthorizer")
+            if default:
+                arn = auth["Authorizers"][default]["FunctionArn"]
+                return str(arn["Fn::GetAtt"].split(".")[0] if isinstance(arn["Fn::GetAtt"], str) else arn["Fn::GetAtt"][0])
+        return None
+
+    def event_rules(self) -> list[tuple[str, dict[str, Any]]]:
+        """(function logical id, event pattern) of every EventBridgeRule event."""
+        rules = []
+        for lid, res in self.of_type("AWS::Serverless::Function").items():
+            for event in res["Properties"].get("Events", {}).values():
+                if event["Type"] == "EventBridgeRule":
+                    rules.append((lid, self.resolve(event["Properties"]["Pattern"])))
+        return rules

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from autocall.clock import CLOCK
+from local.lambdas import FunctionRegistry, route_moto_lambda
+from local.resources import configure_moto, create_resources
+from local.stack import apply_environment, local_secrets
+from local.template import LocalTemplate
+from tests.helpers import api_event
+
+
+@dataclass
+class Aws:
+    """moto in-process with every resource of template.yaml, handlers reachable by API events."""
+
+    template: LocalTemplate
+    registry: FunctionRegistry
+    secrets: dict[str, Any]
+
+    def api(self, method: str, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any]:
+        """Drive a route as API Gateway does: the proxy event straight into the function."""
+        route = next(r for r in self.template.routes() if r.matches(method, path.split("?")[0]) is not None)
+        event = api_event(route, method, path, body, **kwargs)
+        result = self.registry.invoke(route.function, event)
+        import json
+
+        payload = result.get("body")
+        try:
+            return int(result["statusCode"]), json.loads(payload) if payload else None
+        except ValueError:
+            return int(result["statusCode"]), payload
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    configure_moto()
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        template = LocalTemplate()
+        secrets = local_secrets()
+        apply_environment({"SECRETS_ARN": ""})
+        overrides = create_resources(template, secrets)
+        template.overrides.update(overrides)
+        env = template.function_environment()
+        env.update({"PUBLIC_BASE_URL": "https://api.example.test", "TWILIO_AUTH_TOKEN": secrets["twilio_auth_token"]})
+        env["SECRETS_ARN"] = overrides["AutocallSecrets"]
+        for key in env:
+            monkeypatch.setenv(key, env[key])
+        apply_environment(env)
+        registry = FunctionRegistry(template)
+        route_moto_lambda(registry)
+        yield Aws(template, registry, secrets)
+        registry.shutdown()
+    CLOCK.reset()
