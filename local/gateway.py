@@ -22,13 +22,17 @@ STAGE = "local"
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
-def _error(status: int, code: str, message: str, field: str | None = None) -> tuple[int, dict[str, str], bytes]:
+def _error(
+    status: int, code: str, message: str, field: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
     body = json.dumps({"error": code, "message": message, "field": field}).encode()
     return status, {"Content-Type": "application/json"}, body
 
 
 class Gateway:
-    def __init__(self, template: LocalTemplate, registry: FunctionRegistry, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self, template: LocalTemplate, registry: FunctionRegistry, host: str = "127.0.0.1", port: int = 0
+    ):
         self.template = template
         self.registry = registry
         self.routes: list[Route] = template.routes()
@@ -39,7 +43,7 @@ class Gateway:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _serve(self) -> None:
@@ -49,7 +53,10 @@ class Gateway:
                 else:
                     raw = self.rfile.read(length) if length else b""
                     status, headers, body = gateway.handle(
-                        self.command, self.path, {k: v for k, v in self.headers.items()}, raw,
+                        self.command,
+                        self.path,
+                        {k: v for k, v in self.headers.items()},
+                        raw,
                         self.client_address[0],
                     )
                 self.send_response(status)
@@ -96,7 +103,9 @@ class Gateway:
             if verdict is not None:
                 return verdict
             principal = "api-client"
-        event = self.proxy_event(route, method, path, parts.query, headers, body, params, principal, source_ip)
+        event = self.proxy_event(
+            route, method, path, parts.query, headers, body, params, principal, source_ip
+        )
         try:
             result = self.registry.invoke(route.function, event)
         except Exception:
@@ -110,7 +119,9 @@ class Gateway:
                 return route, params
         return None, {}
 
-    def _authorize(self, headers: dict[str, str], method: str, path: str) -> tuple[int, dict[str, str], bytes] | None:
+    def _authorize(
+        self, headers: dict[str, str], method: str, path: str
+    ) -> tuple[int, dict[str, str], bytes] | None:
         token = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         if not token:
             return _error(401, "unauthorized", "a valid bearer token is required", "Authorization")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from autocall.clock import CLOCK
+
 from local.template import ACCOUNT_ID, REGION
 
 

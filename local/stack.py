@@ -32,7 +32,9 @@ def local_secrets() -> dict[str, Any]:
         "twilio_auth_token": os.environ.get("TWILIO_AUTH_TOKEN", LOCAL_SECRET_DEFAULTS["twilio_auth_token"]),
         "openai_api_key": os.environ.get("OPENAI_API_KEY", ""),
         "form_secrets": json.loads(forms) if forms else LOCAL_SECRET_DEFAULTS["form_secrets"],
-        "crm_webhook_secret": os.environ.get("CRM_WEBHOOK_SECRET", LOCAL_SECRET_DEFAULTS["crm_webhook_secret"]),
+        "crm_webhook_secret": os.environ.get(
+            "CRM_WEBHOOK_SECRET", LOCAL_SECRET_DEFAULTS["crm_webhook_secret"]
+        ),
     }
 
 
@@ -111,7 +113,9 @@ class LocalStack:
         self.template.overrides.update(overrides)
         self.registry = FunctionRegistry(self.template)
         route_moto_lambda(self.registry)
-        self.carrier = CarrierSimulator(self.secrets["twilio_auth_token"], host="127.0.0.1", port=self.carrier_port)
+        self.carrier = CarrierSimulator(
+            self.secrets["twilio_auth_token"], host="127.0.0.1", port=self.carrier_port
+        )
         self.carrier.start()
         self.gateway = Gateway(self.template, self.registry, port=self.port)
         env = self.template.function_environment()
@@ -158,7 +162,7 @@ class LocalStack:
             f"Try:\n"
             f"  curl -s -X POST {self.url}/contacts -H 'Authorization: Bearer {self.api_token}' "
             f"-H 'Content-Type: application/json' "
-            f"-d '{{\"name\": \"John Smith\", \"phone\": \"+14155550123\", \"consent\": true}}'\n"
+            f'-d \'{{"name": "John Smith", "phone": "+14155550123", "consent": true}}\'\n'
         )
 
 

@@ -126,7 +126,7 @@ class LocalTemplate:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -186,7 +186,11 @@ class LocalTemplate:
             default = auth.get("DefaultAuthorizer")
             if default:
                 arn = auth["Authorizers"][default]["FunctionArn"]
-                return str(arn["Fn::GetAtt"].split(".")[0] if isinstance(arn["Fn::GetAtt"], str) else arn["Fn::GetAtt"][0])
+                return str(
+                    arn["Fn::GetAtt"].split(".")[0]
+                    if isinstance(arn["Fn::GetAtt"], str)
+                    else arn["Fn::GetAtt"][0]
+                )
         return None
 
     def event_rules(self) -> list[tuple[str, dict[str, Any]]]:

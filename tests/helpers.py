@@ -25,7 +25,12 @@ def api_event(
     params = route.matches(method, parts.path) or {}
     query = parse_qs(parts.query, keep_blank_values=True)
     text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
-    all_headers = {"Content-Type": "application/json", "Host": domain, "X-Forwarded-Proto": "https", **(headers or {})}
+    all_headers = {
+        "Content-Type": "application/json",
+        "Host": domain,
+        "X-Forwarded-Proto": "https",
+        **(headers or {}),
+    }
     return {
         "resource": route.path,
         "path": parts.path,

@@ -5,11 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from autocall.domain import calls, campaigns, contacts, forms
 from autocall.domain.idempotency import run_once
 from autocall.errors import AutocallError
@@ -23,6 +18,10 @@ from autocall.models.api import (
     TriggerCallRequest,
 )
 from autocall.observability import logger, metrics, tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 app = APIGatewayRestResolver(enable_validation=True)
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
@@ -47,7 +46,9 @@ def _idempotent(scope: str, key: str | None, payload: Any, action: Any) -> Respo
 
 
 @app.post("/calls/api/calls/trigger_autonomous_call/")
-def trigger_autonomous_call(request: TriggerCallRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
+def trigger_autonomous_call(
+    request: TriggerCallRequest, idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
     def act() -> tuple[int, dict[str, Any]]:
         row = calls.place_request(
             calls.prepare_call(
@@ -69,7 +70,9 @@ def bulk_autonomous_calls(request: BulkCallsRequest, idempotency_key: Idempotenc
 
 
 @app.post("/calls/api/calls/trigger_campaign_calls/")
-def trigger_campaign_calls(request: CampaignTriggerRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
+def trigger_campaign_calls(
+    request: CampaignTriggerRequest, idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
     def act() -> tuple[int, dict[str, Any]]:
         purpose = request.call_purpose.value if request.call_purpose else None
         return 202, campaigns.trigger_campaign(request.campaign_id, purpose, request.stagger_minutes)
@@ -122,7 +125,9 @@ def get_contact(contact_id: Annotated[str, Path(max_length=128)]) -> Response[An
 
 
 @app.patch("/contacts/<contact_id>")
-def update_contact(contact_id: Annotated[str, Path(max_length=128)], request: ContactUpdateRequest) -> Response[Any]:
+def update_contact(
+    contact_id: Annotated[str, Path(max_length=128)], request: ContactUpdateRequest
+) -> Response[Any]:
     row = contacts.update_contact(contact_id, request.model_dump(mode="json", exclude_unset=True))
     return json_response(200, contacts.contact_view(row))
 
@@ -161,9 +166,11 @@ def submit_form(form_id: Annotated[str, Path(max_length=64)]) -> Response[Any]:
 
 @app.get("/openapi.json")
 def openapi_document() -> Response[Any]:
-    return Response(status_code=200, content_type="application/json", body=app.get_openapi_json_schema(
-        title="autocall API", version="1.0.0"
-    ))
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=app.get_openapi_json_schema(title="autocall API", version="1.0.0"),
+    )
 
 
 def handle_campaign_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +179,11 @@ def handle_campaign_event(event: dict[str, Any]) -> dict[str, Any]:
     result = campaigns.trigger_campaign(
         detail["campaign_id"], detail.get("call_purpose"), detail.get("stagger_minutes"), source="eventbridge"
     )
-    return {"campaign_id": result["campaign_id"], "created": len(result["calls"]), "skipped": len(result["skipped"])}
+    return {
+        "campaign_id": result["campaign_id"],
+        "created": len(result["calls"]),
+        "skipped": len(result["skipped"]),
+    }
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

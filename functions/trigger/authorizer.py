@@ -6,10 +6,9 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from autocall.observability import logger
 from autocall.secrets import get_secret
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 def _policy(effect: str, method_arn: str) -> dict[str, Any]:
@@ -31,7 +30,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     scheme, _, token = header.partition(" ")
     expected = get_secret("api_token")
     if scheme.lower() != "bearer" or not token or not expected:
-        raise Exception("Unauthorized")  # noqa: TRY002 - the exact message API Gateway maps to 401
+        raise Exception("Unauthorized")
     if not hmac.compare_digest(token.encode(), expected.encode()):
         logger.info("api token rejected")
         return _policy("Deny", str(event.get("methodArn", "")))

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from autocall.clock import CLOCK
 from moto import mock_aws
 
-from autocall.clock import CLOCK
 from local.lambdas import FunctionRegistry, route_moto_lambda
 from local.resources import configure_moto, create_resources
 from local.stack import apply_environment, local_secrets
@@ -48,7 +48,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         overrides = create_resources(template, secrets)
         template.overrides.update(overrides)
         env = template.function_environment()
-        env.update({"PUBLIC_BASE_URL": "https://api.example.test", "TWILIO_AUTH_TOKEN": secrets["twilio_auth_token"]})
+        env.update(
+            {"PUBLIC_BASE_URL": "https://api.example.test", "TWILIO_AUTH_TOKEN": secrets["twilio_auth_token"]}
+        )
         env["SECRETS_ARN"] = overrides["AutocallSecrets"]
         for key in env:
             monkeypatch.setenv(key, env[key])

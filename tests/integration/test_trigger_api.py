@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-
 from autocall.adapters import suppression
 from autocall.adapters.tables import CallRow
 from autocall.clock import CLOCK
@@ -22,7 +21,13 @@ def contact(aws):
     status, body = aws.api(
         "POST",
         "/contacts",
-        {"name": "John Smith", "phone": "(415) 555-0123", "company": "TechCorp", "consent": True, "tags": ["q1"]},
+        {
+            "name": "John Smith",
+            "phone": "(415) 555-0123",
+            "company": "TechCorp",
+            "consent": True,
+            "tags": ["q1"],
+        },
     )
     assert status == 201, body
     return body
@@ -70,7 +75,9 @@ def test_scheduled_trigger_writes_call_and_one_time_schedule(aws, contact):
 
 def test_unknown_contact_is_404_naming_the_field(aws):
     status, body = aws.api(
-        "POST", "/calls/api/calls/trigger_autonomous_call/", {"contact_id": "nope", "call_purpose": "follow_up"}
+        "POST",
+        "/calls/api/calls/trigger_autonomous_call/",
+        {"contact_id": "nope", "call_purpose": "follow_up"},
     )
     assert status == 404
     assert body["field"] == "contact_id"
@@ -157,7 +164,11 @@ def test_bulk_staggers_calls_by_delay(aws, contact):
         {
             "calls": [
                 {"contact_id": contact["contact_id"], "call_purpose": "follow_up", "delay_minutes": 5},
-                {"contact_id": contact["contact_id"], "call_purpose": "customer_support", "delay_minutes": 10},
+                {
+                    "contact_id": contact["contact_id"],
+                    "call_purpose": "customer_support",
+                    "delay_minutes": 10,
+                },
             ]
         },
     )
@@ -185,7 +196,7 @@ def test_cancel_removes_call_and_schedule(aws, contact):
     status, call = aws.api("DELETE", f"/calls/{body['call_id']}")
     assert status == 200 and call["status"] == "canceled"
     assert schedules() == []
-    status, again = aws.api("DELETE", f"/calls/{body['call_id']}")
+    status, _ = aws.api("DELETE", f"/calls/{body['call_id']}")
     assert status == 409
 
 
@@ -199,7 +210,9 @@ def test_status_endpoint_shows_contact_and_recent_calls(aws, contact):
             "scheduled_time": (NOW + timedelta(hours=2)).isoformat(),
         },
     )
-    status, body = aws.api("GET", f"/calls/api/calls/autonomous_call_status/?contact_id={contact['contact_id']}")
+    status, body = aws.api(
+        "GET", f"/calls/api/calls/autonomous_call_status/?contact_id={contact['contact_id']}"
+    )
     assert status == 200
     assert body["contact"]["name"] == "John Smith" and body["contact"]["phone"] == "+14155550123"
     [call] = body["recent_calls"]
@@ -223,14 +236,20 @@ def test_campaign_by_tag_staggers_and_skips_unconsented(aws, contact):
         {"campaign_id": campaign["campaign_id"], "call_purpose": "renewal_reminder", "stagger_minutes": 15},
     )
     assert status == 202, body
-    assert sorted(c["scheduled_time"] for c in body["calls"]) == ["2026-11-25T15:00:00Z", "2026-11-25T15:15:00Z"]
+    assert sorted(c["scheduled_time"] for c in body["calls"]) == [
+        "2026-11-25T15:00:00Z",
+        "2026-11-25T15:15:00Z",
+    ]
     assert body["skipped"] == [{"contact_id": other["contact_id"], "reason": "no_consent"}]
     again = aws.api(
         "POST",
         "/calls/api/calls/trigger_campaign_calls/",
         {"campaign_id": campaign["campaign_id"], "stagger_minutes": 15},
     )[1]
-    assert again["calls"] == [] and {s["reason"] for s in again["skipped"]} == {"already_called", "no_consent"}
+    assert again["calls"] == [] and {s["reason"] for s in again["skipped"]} == {
+        "already_called",
+        "no_consent",
+    }
     status, view = aws.api("GET", f"/campaigns/{campaign['campaign_id']}")
     assert view["counts"]["total"] == 2 and view["counts"]["by_status"] == {"scheduled": 2}
     called = {aws.api("GET", f"/calls/{c['call_id']}")[1]["contact_id"] for c in body["calls"]}

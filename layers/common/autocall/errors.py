@@ -60,7 +60,9 @@ class IdempotencyKeyReused(AutocallError):
     code = "idempotency_key_reused"
 
     def __init__(self) -> None:
-        super().__init__("this Idempotency-Key was already used with a different request body", "Idempotency-Key")
+        super().__init__(
+            "this Idempotency-Key was already used with a different request body", "Idempotency-Key"
+        )
 
 
 class RequestInProgress(AutocallError):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from autocall.errors import AutocallError
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-
-from autocall.errors import AutocallError
 
 
 def json_response(status: int, body: Any) -> Response:
@@ -19,7 +18,7 @@ def error_response(exc: AutocallError) -> Response:
     return json_response(exc.status_code, exc.to_body())
 
 
-def _field_from_loc(loc: tuple[Any, ...] | list[Any]) -> str:
+def _field_from_loc(loc: Any) -> str:
     parts = [p for p in loc if p not in ("body", "query", "path", "header")]
     text = ""
     for part in parts:
@@ -36,7 +35,11 @@ def validation_error_response(exc: RequestValidationError) -> Response:
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
     field = _field_from_loc(first.get("loc", ()))
     problems = [f"{_field_from_loc(e.get('loc', ()))}: {e.get('msg')}" for e in errors]
-    body = {"error": "validation_error", "message": f"{field}: {first.get('msg')}", "field": field}
+    body: dict[str, Any] = {
+        "error": "validation_error",
+        "message": f"{field}: {first.get('msg')}",
+        "field": field,
+    }
     if len(problems) > 1:
         body["problems"] = problems
     return json_response(422, body)

@@ -35,3 +35,15 @@ def scrub(message: str) -> str:
     """Mask phone numbers and e-mail addresses inside free text (error messages, reasons)."""
     message = _PHONE.sub(lambda m: mask_phone(re.sub(r"[^\d+]", "", m.group(0))), message)
     return _EMAIL.sub(r"\1***@\2", message)
+
+
+def count(name: str, value: float = 1, unit: str = "Count", **dimensions: str) -> None:
+    """One EMF metric; with dimensions it is flushed on its own so they don't leak to others."""
+    if not dimensions:
+        metrics.add_metric(name=name, unit=unit, value=value)
+        return
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name=name, unit=MetricUnit(unit), value=value, namespace=metrics.namespace) as metric:
+        for key, dim in dimensions.items():
+            metric.add_dimension(name=key, value=dim)

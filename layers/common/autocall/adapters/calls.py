@@ -6,11 +6,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
-
 from autocall.adapters.tables import CallRow
 from autocall.clock import now
 from autocall.models.enums import CallStatus
+from pynamodb.exceptions import PutError, UpdateError
 
 
 def iso(moment: datetime) -> str:
@@ -117,3 +116,21 @@ def end_call(row: CallRow, status: CallStatus, reason: str, outcome: str | None 
     if outcome:
         extra.append(CallRow.outcome.set(outcome))
     return move_status(row, status, extra)
+
+
+def reopen_for_retry(row: CallRow, at: datetime, reason: str, schedule_name: str | None) -> bool:
+    """A finished attempt (no answer, busy, voicemail, failed) becomes the next scheduled attempt.
+
+    Guarded by the status and attempt count read: two retries of the same attempt reopen it once."""
+    return update_call(
+        row,
+        [
+            CallRow.status.set(CallStatus.SCHEDULED.value),
+            CallRow.status_rank.set(CallStatus.SCHEDULED.rank),
+            CallRow.scheduled_time.set(iso(at)),
+            CallRow.schedule_name.set(schedule_name) if schedule_name else CallRow.schedule_name.remove(),
+            CallRow.twilio_sid.remove(),
+            CallRow.reasons.set([*(row.reasons or []), {"at": iso(now()), "reason": reason}]),
+        ],
+        condition=(CallRow.status == row.status) & (CallRow.attempts == row.attempts),
+    )

@@ -33,11 +33,9 @@ def save_contact(row: ContactRow) -> ContactRow:
 
 def list_contacts(tag: str | None = None, limit: int | None = None) -> Iterator[ContactRow]:
     condition = ContactRow.tags.contains(tag) if tag else None
-    count = 0
-    for row in ContactRow.scan(filter_condition=condition):
+    for index, row in enumerate(ContactRow.scan(filter_condition=condition), start=1):
         yield row
-        count += 1
-        if limit is not None and count >= limit:
+        if limit is not None and index >= limit:
             return
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from autocall.adapters.tables import IdempotencyRow
 from autocall.clock import now
+from pynamodb.exceptions import PutError
 
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"

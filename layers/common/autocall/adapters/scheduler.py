@@ -8,9 +8,8 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
-
 from autocall.config import get_settings
+from botocore.exceptions import ClientError
 
 
 @lru_cache(maxsize=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pynamodb.exceptions import PutError
+
 from autocall.adapters.tables import SuppressionRow
 from autocall.clock import now
 
@@ -19,6 +21,6 @@ def suppress(phone: str, reason: str, source: str | None = None, call_id: str | 
     row = SuppressionRow(phone=phone, reason=reason, source=source, call_id=call_id, created_at=now())
     try:
         row.save(condition=SuppressionRow.phone.does_not_exist())
-    except SuppressionRow.PutError as exc:
+    except PutError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise

@@ -5,11 +5,10 @@ Table names come from the settings; ``bind_tables()`` re-reads them (tests, loca
 
 from __future__ import annotations
 
+from autocall.config import get_settings
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
-    ListAttribute,
-    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -18,8 +17,6 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
-
-from autocall.config import get_settings
 
 
 class ContactPhoneIndex(GlobalSecondaryIndex["ContactRow"]):
@@ -181,8 +178,7 @@ class PacingRow(Model):
         table_name = get_settings().pacing_table
 
     counter_id = UnicodeAttribute(hash_key=True)
-    count = NumberAttribute(default=0)
-    members = MapAttribute(null=True)
+    hits = NumberAttribute(default=0)
     expires_at = NumberAttribute(null=True)
 
 

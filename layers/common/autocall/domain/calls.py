@@ -128,7 +128,9 @@ def place_request(request: CallRequest) -> CallRow:
         return existing
     arm_schedule(row, request.at)
     metrics.add_metric(name="CallsTriggered", unit="Count", value=1)
-    logger.info("call scheduled", extra={"call_id": row.call_id, "purpose": row.purpose, "due": row.scheduled_time})
+    logger.info(
+        "call scheduled", extra={"call_id": row.call_id, "purpose": row.purpose, "due": row.scheduled_time}
+    )
     return row
 
 
@@ -192,7 +194,9 @@ def cancel_call(call_id: str) -> CallRow:
             CallRow.status.set(CallStatus.CANCELED.value),
             CallRow.status_rank.set(CallStatus.CANCELED.rank),
             CallRow.outcome.set("canceled"),
-            CallRow.reasons.set([*(row.reasons or []), {"at": repo.iso(now()), "reason": "canceled by user"}]),
+            CallRow.reasons.set(
+                [*(row.reasons or []), {"at": repo.iso(now()), "reason": "canceled by user"}]
+            ),
         ],
         condition=CallRow.status == CallStatus.SCHEDULED.value,
     ):

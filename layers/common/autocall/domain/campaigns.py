@@ -31,7 +31,9 @@ def _check_window(window: dict[str, Any] | None) -> dict[str, Any]:
         if not isinstance(value, str) or not _HHMM.match(value):
             raise ValidationFailed(f"calling_window.{name} must be HH:MM (24-hour)", f"calling_window.{name}")
     if start >= end:
-        raise ValidationFailed("calling_window.start must be before calling_window.end", "calling_window.start")
+        raise ValidationFailed(
+            "calling_window.start must be before calling_window.end", "calling_window.start"
+        )
     return {
         "start": start,
         "end": end,
@@ -160,6 +162,10 @@ def campaign_view(row: CampaignRow) -> dict[str, Any]:
         "calling_window": row.calling_window or {},
         "stagger_minutes": row.stagger_minutes,
         "max_attempts": int(row.max_attempts),
-        "counts": {"total": sum(by_status.values()), "by_status": dict(by_status), "by_outcome": dict(by_outcome)},
+        "counts": {
+            "total": sum(by_status.values()),
+            "by_status": dict(by_status),
+            "by_outcome": dict(by_outcome),
+        },
         "fanout": row.fanout or {},
     }

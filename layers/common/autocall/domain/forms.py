@@ -38,7 +38,9 @@ def verify(form_id: str, timestamp: str | None, signature: str | None, body: byt
     if secret is None:
         raise NotFound(f"form {form_id!r} is not configured", "form_id")
     if not timestamp or not signature:
-        raise SignatureInvalid("X-Autocall-Timestamp and X-Autocall-Signature are required", "X-Autocall-Signature")
+        raise SignatureInvalid(
+            "X-Autocall-Timestamp and X-Autocall-Signature are required", "X-Autocall-Signature"
+        )
     try:
         sent_at = int(timestamp)
     except ValueError as exc:
@@ -75,4 +77,6 @@ def submit_form(
         call = trigger_call(contact.contact_id, "sales_outreach", context)
         return 202, {"contact_id": contact.contact_id, **call_view(call, full=False)}
 
-    return run_once(f"form:{form_id}", signature, {"ts": timestamp, "body": body.decode("utf-8", "replace")}, act)
+    return run_once(
+        f"form:{form_id}", signature, {"ts": timestamp, "body": body.decode("utf-8", "replace")}, act
+    )

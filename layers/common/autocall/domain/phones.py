@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import phonenumbers
-from phonenumbers import timezone as phone_timezone
-
 from autocall.errors import ValidationFailed
+from phonenumbers import timezone as phone_timezone
 
 
 def to_e164(raw: str, field: str = "phone", default_region: str = "US") -> str:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from autocall.models.enums import CallPurpose, ContactType
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Strict(BaseModel):

@@ -1,0 +1,126 @@
+"""Every Twilio webhook of a call: answer, turn, AMD, status. The signature is checked before
+anything else; a bad one gets 403 and changes nothing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from autocall import twilio_signature
+from autocall.domain import conversation, twiml
+from autocall.observability import logger, metrics, tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+app = APIGatewayRestResolver()
+MAX_FORM_BYTES = 64 * 1024
+
+
+def _form() -> dict[str, str]:
+    body = app.current_event.decoded_body or ""
+    return dict(parse_qsl(body, keep_blank_values=True))
+
+
+def _xml(document: str, status: int = 200) -> Response[str]:
+    return Response(status_code=status, content_type="application/xml", body=document)
+
+
+def verify_twilio(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    event = app.current_event
+    content_type = (event.headers.get("Content-Type") or event.headers.get("content-type") or "").lower()
+    body = event.decoded_body or ""
+    if len(body.encode("utf-8", "replace")) > MAX_FORM_BYTES:
+        return Response(413, "application/json", '{"error": "payload_too_large", "field": "body"}')
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        return Response(
+            415, "application/json", '{"error": "unsupported_media_type", "field": "Content-Type"}'
+        )
+    signature = event.headers.get("X-Twilio-Signature") or event.headers.get("x-twilio-signature")
+    url = twilio_signature.public_url(event.raw_event)
+    if not twilio_signature.is_valid(url, _form(), signature):
+        logger.warning("rejected a webhook with a bad Twilio signature")
+        return Response(
+            403, "application/json", '{"error": "invalid_signature", "field": "X-Twilio-Signature"}'
+        )
+    return next_middleware(app)
+
+
+app.use(middlewares=[verify_twilio])
+CallId = Annotated[str, Query(min_length=1, max_length=64)]
+
+
+@app.post("/twilio/answer")
+def answer(call_id: CallId) -> Response[str]:
+    logger.append_keys(call_id=call_id)
+    return _xml(conversation.answer(call_id).twiml)
+
+
+@app.post("/twilio/turn")
+def turn(call_id: CallId, turn: Annotated[int, Query(ge=1, le=1000)]) -> Response[str]:
+    logger.append_keys(call_id=call_id)
+    form = _form()
+    confidence = _float(form.get("Confidence"))
+    try:
+        reply = conversation.take_turn(call_id, turn, form.get("SpeechResult"), confidence)
+    except Exception:
+        # No dead air: whatever failed, the caller hears a line and the same turn is asked again.
+        logger.exception("turn failed")
+        document = twiml.say_and_gather(
+            "Sorry, I missed that. Could you say it again?",
+            twiml.webhook_url(_base(), "/twilio/turn", call_id=call_id, turn=turn),
+        )
+        return _xml(document)
+    return _xml(reply.twiml)
+
+
+@app.post("/twilio/amd")
+def amd(call_id: CallId) -> Response[str]:
+    logger.append_keys(call_id=call_id)
+    form = _form()
+    document = conversation.machine_answered(call_id, form.get("AnsweredBy", "unknown"))
+    if document is not None and form.get("CallSid"):
+        from autocall.adapters.telephony import get_telephony
+
+        get_telephony().play_twiml(form["CallSid"], document)
+    return _xml(twiml.empty())
+
+
+@app.post("/twilio/status")
+def status(call_id: CallId) -> Response[str]:
+    logger.append_keys(call_id=call_id)
+    form = _form()
+    duration = form.get("CallDuration")
+    ended = conversation.status_changed(
+        call_id,
+        form.get("CallStatus", ""),
+        int(duration) if duration and duration.isdigit() else None,
+        form.get("AnsweredBy"),
+        form.get("CallSid"),
+    )
+    if ended is not None:
+        from autocall.domain.post_call_start import start_after_call
+
+        start_after_call(call_id)
+    return _xml(twiml.empty())
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _base() -> str:
+    from autocall.config import get_settings
+
+    return get_settings().public_base_url
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,370 @@
+"""One call's conversation, turn by turn, for the Twilio webhooks.
+
+State lives on the call record between turns; each turn is saved with a version check, and a
+repeated delivery of a turn returns the TwiML stored for it. The brain decides what to say; this
+module makes sure something is always said (no dead air) and that nothing the brain or the callee
+says becomes more than text."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from autocall.adapters import calls as repo
+from autocall.adapters.contacts import get_contact
+from autocall.adapters.suppression import suppress
+from autocall.adapters.tables import CallRow, ContactRow
+from autocall.clock import now
+from autocall.config import get_settings
+from autocall.domain import twiml
+from autocall.domain.brain.base import AgentAction, CallContext, Decision, Speaker, TurnAnalysis, Utterance
+from autocall.domain.contacts import callee_time_zone
+from autocall.models.enums import AgentActionKind, CallPurpose, CallStatus, Outcome
+from autocall.observability import count, logger
+
+MAX_SILENCES = 2
+MAX_TURNS = 30
+BRIDGE_LINE = "Sorry, one moment."
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the webhook answers: TwiML (always) and whether it changed anything."""
+
+    twiml: str
+    replayed: bool = False
+
+
+def _brain() -> Any:
+    from autocall.domain.brain.factory import get_brain
+
+    return get_brain()
+
+
+def _fallback_brain() -> Any:
+    from autocall.domain.brain.playbook import PlaybookBrain
+
+    return PlaybookBrain()
+
+
+def _disclosure(ctx: CallContext) -> str:
+    from autocall.domain.brain.playbook import disclosure_greeting
+
+    return str(disclosure_greeting(ctx))
+
+
+def _turn_url(call_id: str, turn: int) -> str:
+    return twiml.webhook_url(get_settings().public_base_url, "/twilio/turn", call_id=call_id, turn=turn)
+
+
+def build_context(call: CallRow, contact: ContactRow) -> CallContext:
+    settings = get_settings()
+    transcript: list[Utterance] = []
+    for turn in call.turns or []:
+        if turn.get("utterance"):
+            transcript.append(Utterance(Speaker.CALLEE, turn["utterance"]))
+        if turn.get("reply"):
+            transcript.append(Utterance(Speaker.AGENT, turn["reply"]))
+    memory = call.memory or {}
+    return CallContext(
+        call_id=call.call_id,
+        purpose=CallPurpose(call.purpose),
+        contact_name=contact.name,
+        company=contact.company,
+        time_zone=callee_time_zone(contact),
+        now=now(),
+        agent_name=settings.agent_name,
+        business_name=settings.business_name,
+        context=dict(call.context or {}),
+        previous_interactions=list(contact.ai_interaction_history or [])[-5:],
+        transcript=transcript,
+        memory=dict(memory.get("brain") or {}),
+        transfer_available=bool(settings.transfer_number),
+    )
+
+
+def _turn_record(
+    number: int,
+    utterance: str | None,
+    confidence: float | None,
+    reply: str,
+    analysis: TurnAnalysis | None,
+    brain: str,
+    twiml_text: str,
+) -> dict[str, Any]:
+    return {
+        "turn": number,
+        "utterance": utterance,
+        "confidence": confidence,
+        "reply": reply,
+        "sentiment": analysis.sentiment if analysis else None,
+        "sentiment_score": analysis.sentiment_score if analysis else None,
+        "intents": list(analysis.intents) if analysis else [],
+        "keywords": list(analysis.keywords) if analysis else [],
+        "objective_progress": analysis.objective_progress if analysis else None,
+        "brain": brain,
+        "at": repo.iso(now()),
+        "twiml": twiml_text,
+    }
+
+
+def _load(call_id: str) -> tuple[CallRow, ContactRow] | None:
+    call = repo.get_call(call_id)
+    if call is None:
+        return None
+    contact = get_contact(call.contact_id)
+    if contact is None:
+        return None
+    return call, contact
+
+
+def _goodbye_twiml(text: str = "Thank you for your time. Goodbye.") -> str:
+    return twiml.say_and_hangup(text)
+
+
+# --- answer ------------------------------------------------------------------------------------
+
+
+def answer(call_id: str) -> Reply:
+    """The callee picked up: identify the caller as an automated AI assistant at once, then listen."""
+    loaded = _load(call_id)
+    if loaded is None:
+        return Reply(twiml.say_and_hangup("Sorry, this call can't continue. Goodbye."))
+    call, contact = loaded
+    if call.turns:
+        return Reply(call.turns[0]["twiml"], replayed=True)
+    if CallStatus(call.status).terminal:
+        return Reply(twiml.say_and_hangup(""), replayed=True)
+    ctx = build_context(call, contact)
+    try:
+        opening: Decision = _brain().opening(ctx)
+    except Exception:
+        logger.exception("brain opening failed; playbook takes over", extra={"call_id": call_id})
+        opening = _fallback_brain().opening(ctx)
+    text = f"{_disclosure(ctx)} {opening.reply}".strip()
+    document = twiml.say_and_gather(text, _turn_url(call_id, 1))
+    record = _turn_record(0, None, None, text, opening.analysis, opening.brain, document)
+    memory = {**(call.memory or {}), "brain": opening.memory, "silences": 0, "last_prompt": opening.reply}
+    saved = repo.update_call(
+        call,
+        [
+            CallRow.turns.set([record]),
+            CallRow.memory.set(memory),
+            CallRow.status.set(CallStatus.IN_PROGRESS.value),
+            CallRow.status_rank.set(CallStatus.IN_PROGRESS.rank),
+        ],
+        condition=CallRow.status_rank <= CallStatus.IN_PROGRESS.rank,
+    )
+    if not saved:
+        fresh = repo.get_call(call_id)
+        if fresh is not None and fresh.turns:
+            return Reply(fresh.turns[0]["twiml"], replayed=True)
+    return Reply(document)
+
+
+# --- one turn ----------------------------------------------------------------------------------
+
+
+def take_turn(call_id: str, number: int, speech: str | None, confidence: float | None) -> Reply:
+    started = time.perf_counter()
+    loaded = _load(call_id)
+    if loaded is None:
+        return Reply(twiml.say_and_hangup("Sorry, this call can't continue. Goodbye."))
+    call, contact = loaded
+    turns = list(call.turns or [])
+    if number < len(turns):
+        return Reply(turns[number]["twiml"], replayed=True)
+    if CallStatus(call.status).terminal or not turns:
+        return Reply(twiml.say_and_hangup(""), replayed=True)
+    if number > len(turns):  # a turn from the future: answer with the current one again
+        return Reply(turns[-1]["twiml"], replayed=True)
+    reply = _decide(call, contact, number, (speech or "").strip(), confidence)
+    count("TurnLatency", (time.perf_counter() - started) * 1000, unit="Milliseconds")
+    return reply
+
+
+def _decide(call: CallRow, contact: ContactRow, number: int, speech: str, confidence: float | None) -> Reply:
+    memory = dict(call.memory or {})
+    ctx = build_context(call, contact)
+    if not speech:
+        return _silence(call, number, memory)
+    decision = _respond(ctx, speech, confidence)
+    actions = _accepted_actions(decision)
+    memory["silences"] = 0
+    memory["brain"] = decision.memory
+    memory["last_prompt"] = decision.reply
+    memory["agent_actions"] = [
+        *memory.get("agent_actions", []),
+        *({"kind": a.kind.value, "params": a.params, "turn": number} for a in actions),
+    ]
+    kinds = {a.kind for a in actions}
+    settings = get_settings()
+    if AgentActionKind.OPT_OUT in kinds:
+        suppress(contact.phone, "opted_out_in_call", source="call", call_id=call.call_id)
+    if AgentActionKind.TRANSFER in kinds and settings.transfer_number:
+        document = twiml.say_and_transfer(decision.reply, settings.transfer_number, settings.caller_id)
+        outcome: str | None = Outcome.TRANSFERRED.value
+    elif decision.end_call or AgentActionKind.END_CALL in kinds or number >= MAX_TURNS:
+        document = twiml.say_and_hangup(decision.reply)
+        outcome = decision.outcome.value if decision.outcome else call.outcome
+    else:
+        document = twiml.say_and_gather(decision.reply, _turn_url(call.call_id, number + 1))
+        outcome = decision.outcome.value if decision.outcome else call.outcome
+    if decision.brain == "llm_fallback":
+        count("LlmFallbacks")
+    record = _turn_record(
+        number, speech, confidence, decision.reply, decision.analysis, decision.brain, document
+    )
+    return _save_turn(call, number, record, memory, outcome)
+
+
+def _respond(ctx: CallContext, speech: str, confidence: float | None) -> Decision:
+    try:
+        decision: Decision = _brain().respond(ctx, speech, confidence or 0.0)
+        return decision
+    except Exception:
+        logger.exception("brain failed; playbook takes the turn", extra={"call_id": ctx.call_id})
+        count("LlmFallbacks")
+        fallback: Decision = _fallback_brain().respond(ctx, speech, confidence or 0.0)
+        return Decision(
+            reply=f"{BRIDGE_LINE} {fallback.reply}",
+            end_call=fallback.end_call,
+            analysis=fallback.analysis,
+            actions=fallback.actions,
+            outcome=fallback.outcome,
+            memory=fallback.memory,
+            brain="llm_fallback",
+        )
+
+
+def _accepted_actions(decision: Decision) -> list[AgentAction]:
+    """Only actions of known kinds reach the record; the brains validate their parameters."""
+    return [a for a in decision.actions if isinstance(a.kind, AgentActionKind)]
+
+
+def _silence(call: CallRow, number: int, memory: dict[str, Any]) -> Reply:
+    silences = int(memory.get("silences", 0)) + 1
+    memory["silences"] = silences
+    if silences > MAX_SILENCES:
+        text = "It seems this isn't a good time. We'll try you another time. Goodbye."
+        document = twiml.say_and_hangup(text)
+        outcome = call.outcome or Outcome.NO_CONVERSATION.value
+    else:
+        prompt = memory.get("last_prompt") or "Are you still there?"
+        text = f"Sorry, I didn't catch that. {prompt}"
+        document = twiml.say_and_gather(text, _turn_url(call.call_id, number + 1))
+        outcome = call.outcome
+    record = _turn_record(number, None, None, text, None, "silence", document)
+    return _save_turn(call, number, record, memory, outcome)
+
+
+def _save_turn(
+    call: CallRow, number: int, record: dict[str, Any], memory: dict[str, Any], outcome: str | None
+) -> Reply:
+    actions = [CallRow.turns.set([*(call.turns or []), record]), CallRow.memory.set(memory)]
+    if outcome:
+        actions.append(CallRow.outcome.set(outcome))
+    if repo.update_call(call, actions, condition=CallRow.status_rank < CallStatus.COMPLETED.rank):
+        return Reply(record["twiml"])
+    fresh = repo.get_call(call.call_id)  # another delivery of this turn won the race, or the call ended
+    if fresh is not None and number < len(fresh.turns or []):
+        return Reply(fresh.turns[number]["twiml"], replayed=True)
+    return Reply(twiml.say_and_hangup(""), replayed=True)
+
+
+# --- answering machine, status -------------------------------------------------------------------
+
+
+def machine_answered(call_id: str, answered_by: str) -> str | None:
+    """Async AMD result. For a machine: record it and return the voicemail TwiML to play."""
+    loaded = _load(call_id)
+    if loaded is None:
+        return None
+    call, contact = loaded
+    if not answered_by.startswith("machine") and answered_by != "fax":
+        repo.update_call(call, [CallRow.answered_by.set(answered_by)])
+        return None
+    ctx = build_context(call, contact)
+    message = _brain_voicemail(ctx)
+    document = twiml.voicemail(message)
+    repo.update_call(
+        call,
+        [
+            CallRow.answered_by.set(answered_by),
+            CallRow.outcome.set(Outcome.VOICEMAIL.value),
+            CallRow.memory.set({**(call.memory or {}), "voicemail": message}),
+        ],
+    )
+    return document
+
+
+def _brain_voicemail(ctx: CallContext) -> str:
+    try:
+        return str(_brain().voicemail(ctx))
+    except Exception:
+        return str(_fallback_brain().voicemail(ctx))
+
+
+TWILIO_STATUS = {
+    "queued": CallStatus.QUEUED,
+    "initiated": CallStatus.QUEUED,
+    "ringing": CallStatus.RINGING,
+    "in-progress": CallStatus.IN_PROGRESS,
+    "answered": CallStatus.IN_PROGRESS,
+    "completed": CallStatus.COMPLETED,
+    "busy": CallStatus.BUSY,
+    "no-answer": CallStatus.NO_ANSWER,
+    "failed": CallStatus.FAILED,
+    "canceled": CallStatus.CANCELED,
+}
+
+
+def status_changed(
+    call_id: str, twilio_status: str, duration_s: int | None, answered_by: str | None, call_sid: str | None
+) -> CallStatus | None:
+    """Move the call forward; late, repeated or backwards callbacks change nothing.
+
+    Returns the new status when this callback moved the call into a terminal status (exactly one
+    callback does), else None."""
+    status = TWILIO_STATUS.get(twilio_status)
+    call = repo.get_call(call_id)
+    if status is None or call is None:
+        return None
+    if call.twilio_sid and call_sid and call.twilio_sid != call_sid:
+        return None  # a callback about another attempt's call
+    extra: list[Any] = []
+    if status == CallStatus.IN_PROGRESS:
+        count("CallsAnswered")
+    if status.terminal:
+        if duration_s is not None:
+            extra.append(CallRow.duration_s.set(duration_s))
+        if answered_by and not call.answered_by:
+            extra.append(CallRow.answered_by.set(answered_by))
+        outcome = call.outcome or _outcome_without_conversation(status, call)
+        extra.append(CallRow.outcome.set(outcome))
+        history = list(call.attempt_history or [])
+        if history:
+            history[-1] = {**history[-1], "result": status.value, "ended_at": repo.iso(now())}
+            extra.append(CallRow.attempt_history.set(history))
+    if not repo.move_status(call, status, extra):
+        return None
+    if status.terminal:
+        fresh = repo.get_call(call_id)
+        count("CallOutcome", outcome=(fresh.outcome if fresh else None) or "unknown", purpose=call.purpose)
+        return status
+    return None
+
+
+def _outcome_without_conversation(status: CallStatus, call: CallRow) -> str:
+    if status == CallStatus.BUSY:
+        return Outcome.BUSY.value
+    if status == CallStatus.NO_ANSWER:
+        return Outcome.NO_ANSWER.value
+    if status == CallStatus.FAILED:
+        return Outcome.FAILED.value
+    if status == CallStatus.CANCELED:
+        return Outcome.CANCELED.value
+    if (call.answered_by or "").startswith("machine"):
+        return Outcome.VOICEMAIL.value
+    return Outcome.NO_CONVERSATION.value

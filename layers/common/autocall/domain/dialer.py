@@ -1,0 +1,223 @@
+"""The dialer: fired by a call's schedule, it checks every guard at dial time, then dials once.
+
+Exactly-once: ``mark_dialing`` moves scheduled → dialing with a conditional write before Twilio
+is called. A later invocation that finds ``dialing`` without a Twilio SID (the dialer died, or
+Twilio answered 5xx) asks Twilio for calls to that number since the attempt began instead of
+dialing again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from autocall.adapters import calls as repo
+from autocall.adapters import scheduler
+from autocall.adapters.campaigns import get_campaign
+from autocall.adapters.contacts import get_contact
+from autocall.adapters.suppression import is_suppressed
+from autocall.adapters.tables import CallRow, ContactRow
+from autocall.clock import now
+from autocall.config import get_settings
+from autocall.domain import twiml
+from autocall.domain.contacts import callee_time_zone
+from autocall.domain.windows import CallingWindow, is_open, next_opening
+from autocall.models.enums import CallStatus
+from autocall.observability import count, logger, mask_phone
+
+LIVE = {
+    CallStatus.DIALING.value,
+    CallStatus.QUEUED.value,
+    CallStatus.RINGING.value,
+    CallStatus.IN_PROGRESS.value,
+}
+BUSY_CONTACT_DELAY = timedelta(minutes=10)
+RATE_LIMIT_DELAY = timedelta(seconds=30)
+RECONCILE_SKEW = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class DialResult:
+    call_id: str
+    action: str  # dialed | reconciled | rescheduled | ended | skipped
+    reason: str | None = None
+    twilio_sid: str | None = None
+    at: str | None = None
+
+
+def _telephony() -> Any:
+    from autocall.adapters.telephony import get_telephony
+
+    return get_telephony()
+
+
+def dial(call_id: str) -> DialResult:
+    call = repo.get_call(call_id)
+    if call is None:
+        return DialResult(call_id, "skipped", "unknown_call")
+    if call.status == CallStatus.DIALING.value and not call.twilio_sid:
+        return _reconcile(call)
+    if call.status != CallStatus.SCHEDULED.value:
+        return DialResult(call_id, "skipped", f"call_is_{call.status}")
+    contact = get_contact(call.contact_id)
+    if contact is None:
+        return _end(call, CallStatus.CANCELED, "contact_deleted")
+    verdict = _guards(call, contact)
+    if verdict is not None:
+        return verdict
+    if not repo.mark_dialing(call):
+        return DialResult(call_id, "skipped", "already_dialing")
+    return _place(repo.get_call(call_id) or call, contact)
+
+
+def _window(call: CallRow) -> CallingWindow:
+    campaign = get_campaign(call.campaign_id) if call.campaign_id else None
+    return CallingWindow.from_config(campaign.calling_window if campaign else None)
+
+
+def _guards(call: CallRow, contact: ContactRow) -> DialResult | None:
+    """Checked at dial time, not only at trigger time. A failed guard never drops a call silently."""
+    if is_suppressed(contact.phone):
+        return _end(call, CallStatus.CANCELED, "suppressed")
+    if not contact.consent:
+        return _end(call, CallStatus.CANCELED, "no_consent")
+    if int(call.attempts or 0) >= int(call.max_attempts or get_settings().max_attempts):
+        return _end(call, CallStatus.CANCELED, "max_attempts_reached")
+    moment = now()
+    zone = callee_time_zone(contact)
+    window = _window(call)
+    if not is_open(moment, zone, window, contact.country):
+        return _reschedule(
+            call, next_opening(moment, zone, window, contact.country), "outside_calling_window"
+        )
+    if _on_another_call(call, contact):
+        return _reschedule(call, moment + BUSY_CONTACT_DELAY, "contact_on_another_call")
+    from autocall.domain.pacing import acquire_dial_slot
+
+    wait = acquire_dial_slot(call.call_id)
+    if wait is not None:
+        return _reschedule(call, moment + wait, "pacing_limit")
+    return None
+
+
+def _on_another_call(call: CallRow, contact: ContactRow) -> bool:
+    return any(
+        other.call_id != call.call_id and other.status in LIVE
+        for other in repo.calls_for_contact(contact.contact_id, limit=25)
+    )
+
+
+def _urls(call_id: str) -> dict[str, str]:
+    base = get_settings().public_base_url
+    return {
+        "answer_url": twiml.webhook_url(base, "/twilio/answer", call_id=call_id),
+        "status_callback_url": twiml.webhook_url(base, "/twilio/status", call_id=call_id),
+        "amd_callback_url": twiml.webhook_url(base, "/twilio/amd", call_id=call_id),
+    }
+
+
+def _place(call: CallRow, contact: ContactRow) -> DialResult:
+    from autocall.adapters.telephony import (
+        CallerIdNotVerified,
+        InvalidNumber,
+        RateLimited,
+        TelephonyError,
+        TelephonyUnavailable,
+    )
+
+    try:
+        sid = _telephony().create_call(
+            to=contact.phone, from_=get_settings().caller_id, **_urls(call.call_id)
+        )
+    except (InvalidNumber, CallerIdNotVerified) as exc:
+        count("GuardRejections", reason=type(exc).__name__)
+        return _end(call, CallStatus.FAILED, f"twilio_rejected: {exc.code} {type(exc).__name__}")
+    except RateLimited:
+        return _release(call, now() + RATE_LIMIT_DELAY, "twilio_rate_limited")
+    except TelephonyUnavailable:
+        logger.warning("twilio unavailable while dialing; reconciling", extra={"call_id": call.call_id})
+        return _reconcile(call)
+    except TelephonyError as exc:
+        return _end(call, CallStatus.FAILED, f"twilio_error: {exc.code}")
+    _record_sid(call, sid)
+    count("CallsPlaced")
+    logger.info("call placed", extra={"call_id": call.call_id, "to": mask_phone(contact.phone)})
+    return DialResult(call.call_id, "dialed", twilio_sid=sid)
+
+
+def _record_sid(call: CallRow, sid: str) -> None:
+    fresh = repo.get_call(call.call_id) or call
+    history = list(fresh.attempt_history or [])
+    if history:
+        history[-1] = {**history[-1], "twilio_sid": sid}
+    repo.update_call(
+        fresh,
+        [CallRow.twilio_sid.set(sid), CallRow.attempt_history.set(history)],
+        condition=CallRow.twilio_sid.does_not_exist(),
+    )
+    repo.move_status(repo.get_call(call.call_id) or fresh, CallStatus.QUEUED)
+
+
+def _reconcile(call: CallRow) -> DialResult:
+    """The attempt may have reached Twilio: look for it before anything else. Never redial blind."""
+    contact = get_contact(call.contact_id)
+    if contact is None:
+        return _end(call, CallStatus.CANCELED, "contact_deleted")
+    since = (call.dial_started_at or now()) - RECONCILE_SKEW
+    try:
+        found = _telephony().find_calls_to(contact.phone, since)
+    except Exception:
+        logger.warning("reconcile failed; trying again shortly", extra={"call_id": call.call_id})
+        _arm(call.call_id, now() + RATE_LIMIT_DELAY)
+        return DialResult(call.call_id, "rescheduled", "reconcile_pending")
+    if found:
+        _record_sid(call, found[0].sid)
+        return DialResult(call.call_id, "reconciled", twilio_sid=found[0].sid)
+    return _release(call, now() + RATE_LIMIT_DELAY, "dial_not_placed")
+
+
+def _release(call: CallRow, at: datetime, reason: str) -> DialResult:
+    """dialing → scheduled when Twilio certainly did not place the call; the attempt is not counted."""
+    fresh = repo.get_call(call.call_id) or call
+    history = list(fresh.attempt_history or [])
+    if history:
+        history[-1] = {**history[-1], "result": reason}
+    released = repo.update_call(
+        fresh,
+        [
+            CallRow.status.set(CallStatus.SCHEDULED.value),
+            CallRow.status_rank.set(CallStatus.SCHEDULED.rank),
+            CallRow.attempts.add(-1),
+            CallRow.attempt_history.set(history),
+            CallRow.scheduled_time.set(repo.iso(at)),
+            CallRow.reasons.set([*(fresh.reasons or []), {"at": repo.iso(now()), "reason": reason}]),
+        ],
+        condition=(CallRow.status == CallStatus.DIALING.value) & CallRow.twilio_sid.does_not_exist(),
+    )
+    if released:
+        _arm(call.call_id, at)
+    return DialResult(call.call_id, "rescheduled", reason, at=repo.iso(at))
+
+
+def _arm(call_id: str, at: datetime) -> None:
+    from autocall.domain.calls import schedule_name
+
+    scheduler.put_one_time_schedule(schedule_name(call_id), at, {"call_id": call_id})
+
+
+def _reschedule(call: CallRow, at: datetime, reason: str) -> DialResult:
+    from autocall.domain.calls import schedule_name
+
+    count("GuardRejections", reason=reason)
+    name = schedule_name(call.call_id)
+    if repo.reschedule(call, at, reason, name):
+        scheduler.put_one_time_schedule(name, at, {"call_id": call.call_id})
+    logger.info("call rescheduled", extra={"call_id": call.call_id, "reason": reason, "at": repo.iso(at)})
+    return DialResult(call.call_id, "rescheduled", reason, at=repo.iso(at))
+
+
+def _end(call: CallRow, status: CallStatus, reason: str) -> DialResult:
+    count("GuardRejections", reason=reason.split(":")[0])
+    repo.end_call(call, status, reason, outcome=status.value if status != CallStatus.CANCELED else "canceled")
+    logger.info("call ended before dialing", extra={"call_id": call.call_id, "reason": reason})
+    return DialResult(call.call_id, "ended", reason)
