@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from autocall.domain import calls, campaigns, contacts, forms
 from autocall.domain.idempotency import run_once
 from autocall.errors import AutocallError
-from autocall.http import error_response, json_response, validation_error_response
+from autocall.http import error_response, json_response, undecodable_body, validation_error_response
 from autocall.models.api import (
     BulkCallsRequest,
     CampaignCreateRequest,
@@ -192,4 +192,4 @@ def handle_campaign_event(event: dict[str, Any]) -> dict[str, Any]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "detail-type" in event:
         return handle_campaign_event(event)
-    return app.resolve(event, context)
+    return undecodable_body(event) or app.resolve(event, context)

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 
 from autocall import twilio_signature
 from autocall.domain import conversation, twiml
+from autocall.http import undecodable_body
 from autocall.observability import logger, metrics, tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -123,4 +124,4 @@ def _base() -> str:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return undecodable_body(event) or app.resolve(event, context)

@@ -43,3 +43,19 @@ def validation_error_response(exc: RequestValidationError) -> Response:
     if len(problems) > 1:
         body["problems"] = problems
     return json_response(422, body)
+
+
+def undecodable_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A proxy response refusing a body that is not UTF-8 text, before any route sees it."""
+    body = event.get("body")
+    if not body or not event.get("isBase64Encoded"):
+        return None
+    import base64
+    import binascii
+
+    try:
+        base64.b64decode(body).decode("utf-8")
+    except (UnicodeDecodeError, binascii.Error):
+        message = {"error": "bad_request", "message": "the body must be UTF-8 text", "field": "body"}
+        return {"statusCode": 400, "headers": {"Content-Type": "application/json"}, "body": json.dumps(message)}
+    return None

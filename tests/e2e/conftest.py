@@ -1,0 +1,56 @@
+"""The whole local stack on free loopback ports, driven over HTTP as a user would."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from autocall.clock import CLOCK
+from local.stack import LocalStack, free_port
+
+
+class Client:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {stack.api_token}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, self.stack.url + path, timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def contact(self, name: str, phone: str, **fields: Any) -> dict[str, Any]:
+        response = self.post("/contacts", json={"name": name, "phone": phone, "consent": True, **fields})
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def wait_for(self, predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(interval)
+        raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    local = LocalStack(port=free_port(), carrier_port=free_port(), moto_port=free_port()).start()
+    yield local
+    local.stop()
+    CLOCK.reset()
+
+
+@pytest.fixture
+def api(stack: LocalStack) -> Client:
+    return Client(stack)
