@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 import uuid
@@ -19,6 +20,7 @@ from local.lambdas import FunctionRegistry
 from local.template import ACCOUNT_ID, REGION, LocalTemplate, Route
 
 STAGE = "local"
+_log = logging.getLogger("autocall.local.gateway")
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
@@ -109,6 +111,7 @@ class Gateway:
         try:
             result = self.registry.invoke(route.function, event)
         except Exception:
+            _log.exception("function %s failed on %s %s", route.function, method, path)
             return _error(502, "internal_error", "the function failed")
         return self._to_http(result)
 

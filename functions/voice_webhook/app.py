@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-app = APIGatewayRestResolver()
+app = APIGatewayRestResolver(enable_validation=True)
 MAX_FORM_BYTES = 64 * 1024
 
 

@@ -45,7 +45,12 @@ class Client:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    local = LocalStack(port=free_port(), carrier_port=free_port(), moto_port=free_port()).start()
+    local = LocalStack(
+        port=free_port(),
+        carrier_port=free_port(),
+        moto_port=free_port(),
+        extra_env={"CALLS_PER_SECOND": "20"},  # pacing has its own tests; here calls follow each other
+    ).start()
     yield local
     local.stop()
     CLOCK.reset()

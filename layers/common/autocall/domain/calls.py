@@ -247,6 +247,7 @@ def call_view(row: CallRow, full: bool = True) -> dict[str, Any]:
                 "answered_by": row.answered_by,
                 "attempt_history": row.attempt_history or [],
                 "turns": row.turns or [],
+                "agent_actions": (row.memory or {}).get("agent_actions", []),
                 "analysis": row.analysis,
                 "result": row.result,
                 "failures": row.failures or [],

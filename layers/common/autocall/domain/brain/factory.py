@@ -1,0 +1,24 @@
+"""Which brain runs the calls: the LLM when an OpenAI key is configured, else the playbook."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from autocall.domain.brain.base import Brain
+from autocall.domain.brain.playbook import PlaybookBrain
+
+
+@lru_cache(maxsize=1)
+def get_brain() -> Brain:
+    api_key = os.environ.get("OPENAI_API_KEY", "").strip()
+    if api_key:
+        from autocall.domain.brain.llm import LlmBrain
+
+        return LlmBrain(api_key=api_key)
+    return PlaybookBrain()
+
+
+def reset_brain() -> None:
+    """Forget the chosen brain (tests and the local stack change the environment)."""
+    get_brain.cache_clear()

@@ -1,0 +1,604 @@
+"""The offline brain: the purpose's playbook driven by the nlu, one small state machine per call.
+
+Deterministic: the same context and utterance always give the same decision. Its state lives in
+``Decision.memory`` (plain JSON types) and comes back in ``CallContext.memory`` next turn, so the LLM
+brain can hand a turn to it at any point.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from autocall.config import get_settings
+from autocall.domain.brain.base import AgentAction, CallContext, Decision, TurnAnalysis
+from autocall.domain.brain.nlu import (
+    TimeMention,
+    Understanding,
+    callback_problem,
+    next_business_slot,
+    slot_problem,
+    spoken_time,
+    understand,
+)
+from autocall.domain.brain.playbooks import Booking, Playbook, Rule, playbook_for
+from autocall.models.enums import AgentActionKind, CallPurpose, Outcome
+
+MAX_AGENT_TURNS = 12
+_SMALL_TALK = frozenset({"greeting_confirm", "hello", "agree", "ask_purpose", "ask_identity", "thanks"})
+_NEED_INTENTS = frozenset(
+    {"interest", "pain_point", "problem_unresolved", "problem_resolved", "price_objection", "concern",
+     "competitor", "renew", "negotiate", "ask_proposal", "time_proposal", "not_interested", "cancel"}
+)  # fmt: skip
+BOOKING_OUTCOME = {
+    CallPurpose.SALES_OUTREACH: Outcome.DEMO_SCHEDULED,
+    CallPurpose.APPOINTMENT_BOOKING: Outcome.APPOINTMENT_CONFIRMED,
+}
+_ABOUT_OTHERS = re.compile(
+    r"\b(caller|person|people|customer|client|someone|somebody|else|number|phone|email)\b"
+)
+
+
+def first_name(ctx: CallContext) -> str:
+    return ctx.contact_name.split()[0] if ctx.contact_name.strip() else "there"
+
+
+def disclosure_greeting(ctx: CallContext) -> str:
+    """The first words of every answered call: who is calling, that it is an AI, and for whom."""
+    return (
+        f"Hi, this is {ctx.agent_name}, an automated AI assistant calling from {ctx.business_name}. "
+        f"Am I speaking with {first_name(ctx)}?"
+    )
+
+
+def new_memory() -> dict[str, Any]:
+    return {
+        "stage": "opening",
+        "outcome": None,
+        "turns": 0,
+        "question": "",
+        "discovery": 0,
+        "pains": [],
+        "interest": False,
+        "probed": False,
+        "gatekeeper": False,
+        "escalated": False,
+        "offered_slot": None,
+        "booked_slot": None,
+        "proposals": 0,
+        "callback_at": None,
+        "done": [],
+        "counts": {},
+    }
+
+
+def load_memory(memory: dict[str, Any]) -> dict[str, Any]:
+    """The call's playbook state, with defaults for anything missing (the LLM brain keeps it too)."""
+    mem = new_memory()
+    mem.update(copy.deepcopy(memory))
+    return mem
+
+
+def bump(mem: dict[str, Any], counter: str, by: int = 1) -> int:
+    counts: dict[str, int] = mem.setdefault("counts", {})
+    counts[counter] = counts.get(counter, 0) + by
+    return counts[counter]
+
+
+def mark(mem: dict[str, Any], objective: str) -> None:
+    if objective not in mem["done"]:
+        mem["done"].append(objective)
+
+
+def progress(pb: Playbook, mem: dict[str, Any]) -> float:
+    if mem.get("outcome") in {o.value for o in pb.commitment_outcomes}:
+        mark(mem, "secure_commitment")
+    return round(len(set(mem["done"])) / len(pb.objectives), 2)
+
+
+def last_sentence(text: str) -> str:
+    return re.split(r"(?<=[.!?])\s+", text.strip())[-1]
+
+
+def utc_iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _spoken_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _pains_line(pains: list[str]) -> str:
+    if not pains:
+        return ""
+    verb = "is" if len(pains) == 1 else "are"
+    return f"{_spoken_list(pains).capitalize()} {verb} exactly what we help with. "
+
+
+def _spoken_number(number: str) -> str:
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(number, "US")
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def fields(ctx: CallContext, pb: Playbook, mem: dict[str, Any]) -> dict[str, str]:
+    """The values the playbook templates are filled with."""
+    context = ctx.context
+    pains = [p for p in mem.get("pains", []) if p]
+    renewal_date = context.get("renewal_date")
+    return {
+        "first": first_name(ctx),
+        "agent": ctx.agent_name,
+        "business": ctx.business_name,
+        "company": ctx.company or "your company",
+        "product": str(context.get("product_interest") or context.get("product") or pb.product),
+        "label": pb.booking.label if pb.booking else "meeting",
+        "duration": str(pb.booking.duration_minutes if pb.booking else 30),
+        "pains": _pains_line(pains),
+        "renewal": f" on {renewal_date}" if renewal_date else " soon",
+    }
+
+
+@dataclass
+class _Turn:
+    """What one move produces before it becomes a Decision."""
+
+    say: str = ""
+    ask: str = ""
+    actions: list[AgentAction] = field(default_factory=list)
+    end: bool = False
+
+
+class PlaybookBrain:
+    name = "playbook"
+
+    # --- the Brain protocol --------------------------------------------------------------------
+
+    def opening(self, ctx: CallContext) -> Decision:
+        pb = playbook_for(ctx.purpose)
+        mem = load_memory(ctx.memory)
+        mem["turns"] += 1
+        reply = pb.opening.format(**fields(ctx, pb, mem))
+        mem["question"] = last_sentence(reply)
+        return Decision(reply, False, TurnAnalysis("neutral", 0.0), memory=mem, brain=self.name)
+
+    def respond(self, ctx: CallContext, utterance: str, confidence: float) -> Decision:
+        pb = playbook_for(ctx.purpose)
+        mem = load_memory(ctx.memory)
+        u = understand(utterance, ctx.now, ctx.time_zone, first_name(ctx))
+        return self.decide(ctx, pb, mem, u, utterance, confidence)
+
+    def voicemail(self, ctx: CallContext) -> str:
+        pb = playbook_for(ctx.purpose)
+        number = str(ctx.context.get("callback_number") or get_settings().caller_id)
+        return pb.voicemail.format(**fields(ctx, pb, new_memory()), callback_number=_spoken_number(number))
+
+    # --- one turn --------------------------------------------------------------------------------
+
+    def decide(
+        self,
+        ctx: CallContext,
+        pb: Playbook,
+        mem: dict[str, Any],
+        u: Understanding,
+        utterance: str,
+        confidence: float,
+    ) -> Decision:
+        """The decision for an utterance already understood (the LLM brain's fallback enters here)."""
+        mem["turns"] += 1
+        if u.pain_points:
+            mem["pains"] = list(dict.fromkeys([*mem["pains"], *u.pain_points]))
+        f = fields(ctx, pb, mem)
+        if u.has("interest", "pain_point"):
+            mem["interest"] = True
+        if set(u.intents) & _NEED_INTENTS:
+            mark(mem, "identify_needs")
+        turn = self._turn(ctx, pb, mem, u, utterance, confidence, f)
+        if not turn.end and (u.has("goodbye") or mem["turns"] >= MAX_AGENT_TURNS):
+            # what was said this turn only matters on the way out when it reads back an action
+            say = turn.say if turn.actions else ""
+            if not u.has("goodbye"):
+                say = f"{say} I don't want to take more of your time.".strip()
+            turn = self._close(pb, mem, f, say, turn.actions)
+        if turn.end and mem["outcome"] is None:
+            interested = ctx.purpose is CallPurpose.SALES_OUTREACH and mem["interest"]
+            mem["outcome"] = (Outcome.INTERESTED if interested else Outcome.NO_CONVERSATION).value
+        question = turn.ask.format(**f) if turn.ask else ""
+        if question:
+            mem["question"] = question
+        reply = " ".join(p for p in (turn.say.format(**f) if turn.say else "", question) if p)
+        analysis = TurnAnalysis(
+            sentiment=u.sentiment,
+            sentiment_score=u.sentiment_score,
+            intents=list(u.intents),
+            keywords=list(u.keywords),
+            objective_progress=progress(pb, mem),
+        )
+        outcome = Outcome(mem["outcome"]) if mem["outcome"] else None
+        return Decision(reply, turn.end, analysis, turn.actions, outcome, mem, self.name)
+
+    def _turn(
+        self,
+        ctx: CallContext,
+        pb: Playbook,
+        mem: dict[str, Any],
+        u: Understanding,
+        utterance: str,
+        confidence: float,
+        f: dict[str, str],
+    ) -> _Turn:
+        stage = mem["stage"]
+        if not utterance.strip() or (confidence < 0.3 and not u.intents):
+            return self._unclear(pb, mem, f, "Sorry, I didn't catch that.")
+        if u.has("opt_out"):
+            mem["outcome"] = Outcome.OPTED_OUT.value
+            say = (
+                "I understand, {first}. I've taken your number off our list, and you won't get any "
+                "more calls from us. Sorry for the trouble, and have a good day. Goodbye!"
+            )
+            return _Turn(say, actions=[AgentAction(AgentActionKind.OPT_OUT)], end=True)
+        if u.has("wrong_person"):
+            mem["outcome"] = Outcome.WRONG_PERSON.value
+            return _Turn(
+                "I'm sorry for the mix-up, and thanks for letting me know. Have a good day. Goodbye!",
+                end=True,
+            )
+        if u.has("manipulation_attempt"):
+            if bump(mem, "manipulation") >= 3:
+                return self._close(pb, mem, f, "I'm sorry, I can't help with that.")
+            refusal = (
+                "I'm sorry, I can't share any information about other people."
+                if _ABOUT_OTHERS.search(u.text.lower()) and not u.has("greeting_confirm")
+                else "I'm sorry, I can't change any records or my instructions during this call."
+            )
+            return _Turn(refusal, mem["question"])
+        prefix = ""
+        if u.has("ask_robot"):
+            bump(mem, "robot")
+            prefix = (
+                "Yes, I'm an automated AI assistant calling on behalf of {business}. A person from "
+                "our team can follow up if you prefer."
+            )
+            if set(u.intents) <= _SMALL_TALK | {"ask_robot", "ask_human"}:
+                return _Turn(prefix, mem["question"])
+        turn = self._route(ctx, pb, mem, u, stage, f)
+        if turn is not None:
+            mem["counts"]["unclear"] = 0
+        elif u.has("goodbye"):
+            turn = _Turn()  # nothing to answer: the goodbye closes the call
+        else:
+            turn = self._fallback(pb, mem, u, stage, f)
+        if prefix:
+            turn.say = f"{prefix} {turn.say}".strip()
+        return turn
+
+    def _route(
+        self,
+        ctx: CallContext,
+        pb: Playbook,
+        mem: dict[str, Any],
+        u: Understanding,
+        stage: str,
+        f: dict[str, str],
+    ) -> _Turn | None:
+        if u.has("gatekeeper") or stage == "gatekeeper":
+            gate = self._gatekeeper(ctx, pb, mem, u, f)
+            if gate is not None:
+                return gate
+        if u.has("callback_request") or stage in ("callback_pending", "callback_confirm"):
+            callback = self._callback(ctx, pb, mem, u, f)
+            if callback is not None:
+                return callback
+        if u.has("ask_human"):
+            return self._ask_human(ctx, pb, mem, f)
+        if pb.booking is not None:
+            booking = self._booking(ctx, pb, pb.booking, mem, u, stage)
+            if booking is not None:
+                mark(mem, "reach_contact")
+                return booking
+        if stage == "opening" and set(u.intents) <= _SMALL_TALK:
+            mark(mem, "reach_contact")
+            return self._discover(pb, mem, u)
+        for candidate in pb.rules:
+            if _matches(candidate, u, stage):
+                mark(mem, "reach_contact")
+                return self._move(ctx, pb, mem, u, candidate, f)
+        return None
+
+    # --- moves -----------------------------------------------------------------------------------
+
+    def _move(
+        self,
+        ctx: CallContext,
+        pb: Playbook,
+        mem: dict[str, Any],
+        u: Understanding,
+        r: Rule,
+        f: dict[str, str],
+    ) -> _Turn:
+        if r.outcome is not None:
+            mem["outcome"] = r.outcome.value
+        if r.move in ("offer", "propose_slot", "troubleshoot", "ticket", "escalate", "probe"):
+            mark(mem, "present_offer")
+        if r.move == "close" or (r.move == "probe" and mem["probed"]):
+            return self._close(pb, mem, f)  # the closing line acknowledges it
+        if r.move == "propose_slot" and pb.booking is not None:
+            return self._propose(ctx, pb, mem, r.say)
+        if r.move == "troubleshoot":
+            tip = next((pb.tips[p] for p in u.pain_points if p in pb.tips), pb.tips.get("", ""))
+            mem["stage"] = r.to or "troubleshoot"
+            return _Turn(f"{r.say} {tip}".strip(), r.ask or "Did that help?")
+        if r.move == "escalate":
+            if mem["escalated"]:
+                mem["stage"] = "escalated"
+                return _Turn(
+                    "I understand, and I'm sorry. It's already escalated with high priority.",
+                    r.ask or "Anything else?",
+                )
+            mem["escalated"] = True
+            mem["stage"] = "escalated"
+            reason = (
+                "callee frustrated" if u.has("frustration") else "problem still unresolved after a ticket"
+            )
+            if u.has("ask_human"):
+                reason = "callee asked for a person"
+            if mem["pains"]:
+                reason += f": {', '.join(mem['pains'])} issue"
+            return _Turn(r.say, r.ask, [AgentAction(AgentActionKind.ESCALATE, {"reason": reason})])
+        if r.move == "probe":
+            mem["probed"] = True
+        default_stage = {"offer": "offer", "probe": "probe", "ticket": "ticket", "wrap": "wrap"}.get(
+            r.move, mem["stage"]
+        )
+        mem["stage"] = r.to or default_stage
+        ask = r.ask or (pb.offer if r.move == "offer" else "")
+        return _Turn(r.say, ask or mem["question"])
+
+    def _discover(self, pb: Playbook, mem: dict[str, Any], u: Understanding, say: str = "") -> _Turn:
+        parts = [say]
+        if u.has("ask_identity", "hello"):
+            parts.append("This is {agent}, an automated AI assistant from {business}.")
+        if u.has("ask_purpose", "ask_identity", "hello"):
+            parts.append(pb.pitch)
+        elif u.has("greeting_confirm", "agree"):
+            parts.append("Thanks, {first}.")
+        index = mem["discovery"]
+        if index < len(pb.discovery):
+            mem["discovery"] = index + 1
+            mem["stage"] = "discovery"
+            return _Turn(" ".join(p for p in parts if p), pb.discovery[index])
+        if pb.offer:
+            mem["stage"] = "offer"
+            mark(mem, "present_offer")
+            return _Turn(" ".join(p for p in parts if p), pb.offer)
+        mem["stage"] = "wrap"
+        return _Turn(" ".join(p for p in parts if p), "Is there anything else I can help you with?")
+
+    def _fallback(
+        self, pb: Playbook, mem: dict[str, Any], u: Understanding, stage: str, f: dict[str, str]
+    ) -> _Turn:
+        done = u.has("decline", "nothing_else", "not_interested", "thanks")
+        if stage == "probe" or (
+            done and stage in ("wrap", "ticket", "escalated", "callback_pending", "offer")
+        ):
+            return self._close(pb, mem, f)
+        if bump(mem, "unclear") >= 3:
+            return self._close(pb, mem, f)
+        if stage in ("opening", "discovery"):
+            return self._discover(pb, mem, u, "I see.")
+        if stage in ("wrap", "ticket", "escalated"):
+            return _Turn("Got it, I've noted that.", "Is there anything else I can help you with?")
+        return _Turn("Sorry, I didn't quite get that.", mem["question"] or "Could you say that again?")
+
+    def _unclear(self, pb: Playbook, mem: dict[str, Any], f: dict[str, str], say: str) -> _Turn:
+        if bump(mem, "unclear") >= 3:
+            return self._close(pb, mem, f, "I'm having trouble hearing you, so I'll let you go.")
+        return _Turn(say, mem["question"] or "Are you still there?")
+
+    def _close(
+        self,
+        pb: Playbook,
+        mem: dict[str, Any],
+        f: dict[str, str],
+        say: str = "",
+        actions: list[AgentAction] | None = None,
+    ) -> _Turn:
+        outcome = Outcome(mem["outcome"]) if mem["outcome"] else None
+        if mem["gatekeeper"] and outcome is Outcome.CALLBACK_REQUESTED:
+            later = "" if mem["callback_at"] else " We'll try again later."
+            closing = f"Thank you for your help.{later} Goodbye!"
+        elif outcome is Outcome.CALLBACK_REQUESTED and outcome not in pb.closing:
+            closing = "Thanks, {first}. Talk to you then. Goodbye!"
+        else:
+            closing = pb.closing.get(outcome, pb.closing[None])
+        mem["stage"] = "closed"
+        return _Turn(f"{say} {closing}".strip(), actions=list(actions or []), end=True)
+
+    # --- cross-purpose situations ----------------------------------------------------------------
+
+    def _gatekeeper(
+        self, ctx: CallContext, pb: Playbook, mem: dict[str, Any], u: Understanding, f: dict[str, str]
+    ) -> _Turn | None:
+        if mem["stage"] == "gatekeeper" and u.has("greeting_confirm"):
+            mem["gatekeeper"] = False
+            return self._discover(pb, mem, u)  # the contact came on the line
+        mem["gatekeeper"] = True
+        text = u.text.lower()
+        if u.time is not None:
+            turn = self._callback(ctx, pb, mem, u, f)
+            if turn is not None and turn.actions:
+                turn.ask = ""
+                return self._close(
+                    pb, mem, f, turn.say.replace("call you back", "call {first} back"), turn.actions
+                )
+            return turn
+        if u.has("goodbye"):
+            return _Turn()  # the caller's goodbye closes the call
+        if re.search(r"\b(put you through|transfer you|one moment|hold on|let me get)\b", text):
+            mem["stage"] = "gatekeeper"
+            return _Turn("Thank you, I'll hold.")
+        if u.has("callback_request") or re.search(
+            r"not available|unavailable|stepped out|in a meeting|\bout of\b", text
+        ):
+            mem["outcome"] = Outcome.CALLBACK_REQUESTED.value
+            mem["stage"] = "gatekeeper"
+            return _Turn("No problem.", "Is there a good time to reach {first}?")
+        if mem["stage"] == "gatekeeper" and u.has("decline", "not_interested"):
+            mem["outcome"] = mem["outcome"] or Outcome.CALLBACK_REQUESTED.value
+            return self._close(pb, mem, f)
+        mem["stage"] = "gatekeeper"
+        return _Turn(
+            "Hi, this is {agent}, an automated AI assistant calling from {business}. I'm trying to "
+            "reach {first}.",
+            "Is {first} available?",
+        )
+
+    def _callback(
+        self, ctx: CallContext, pb: Playbook, mem: dict[str, Any], u: Understanding, f: dict[str, str]
+    ) -> _Turn | None:
+        stage = mem["stage"]
+        if u.time is None:
+            if stage == "callback_confirm" and u.has("agree", "thanks"):
+                return self._close(pb, mem, f)
+            if stage == "callback_pending" and not u.has("callback_request") and not u.has("agree"):
+                return None  # let the fallback close politely
+            mem["outcome"] = Outcome.CALLBACK_REQUESTED.value
+            mem["stage"] = "callback_pending"
+            return _Turn("Of course.", "When would be a good time to call you back?")
+        problem = callback_problem(u.time.at, ctx.now)
+        mem["outcome"] = Outcome.CALLBACK_REQUESTED.value
+        if problem is not None:
+            mem["stage"] = "callback_pending"
+            return _Turn("Sorry, I can only schedule a time in the coming weeks.", "When would suit you?")
+        mem["stage"] = "callback_confirm"
+        mem["callback_at"] = utc_iso(u.time.at)
+        mark(mem, "reach_contact")
+        action = AgentAction(AgentActionKind.SCHEDULE_CALLBACK, {"at": mem["callback_at"]})
+        when = spoken_time(u.time.at, ctx.time_zone, ctx.now)
+        return _Turn(f"Of course. I'll call you back {when}, your time.", "Does that work?", [action])
+
+    def _ask_human(self, ctx: CallContext, pb: Playbook, mem: dict[str, Any], f: dict[str, str]) -> _Turn:
+        if ctx.transfer_available:
+            mem["outcome"] = Outcome.TRANSFERRED.value
+            mem["stage"] = "closed"
+            action = AgentAction(AgentActionKind.TRANSFER, {"reason": "callee asked to speak with a person"})
+            return _Turn(
+                "Of course. Let me connect you with a member of our team now.", actions=[action], end=True
+            )
+        if AgentActionKind.ESCALATE in pb.allowed_actions:
+            escalate = next(r for r in pb.rules if r.move == "escalate")
+            return self._move(
+                ctx, pb, mem, Understanding("", ("ask_human",), (), (), "neutral", 0.0), escalate, f
+            )
+        mem["outcome"] = Outcome.CALLBACK_REQUESTED.value
+        mem["stage"] = "callback_pending"
+        return _Turn(
+            "I can't connect you right now, but I can have someone from our team call you back.",
+            "When would be a good time?",
+        )
+
+    # --- booking a slot --------------------------------------------------------------------------
+
+    def _booking(
+        self,
+        ctx: CallContext,
+        pb: Playbook,
+        booking: Booking,
+        mem: dict[str, Any],
+        u: Understanding,
+        stage: str,
+    ) -> _Turn | None:
+        if u.time is not None and not u.has("callback_request"):
+            return self._book(ctx, pb, booking, mem, u.time)
+        if stage == "slot_offered" and mem["offered_slot"]:
+            if u.has("agree"):
+                start = datetime.fromisoformat(mem["offered_slot"])
+                return self._book(ctx, pb, booking, mem, TimeMention(start, True, "offered"))
+            if u.has("decline"):
+                if mem["proposals"] >= 3:
+                    mem["stage"] = "ask_time"
+                    return _Turn("No problem.", "What day and time would suit you best?")
+                return self._propose(ctx, pb, mem, "No problem.")
+        if stage == "booked_check":
+            if u.has("agree"):
+                mem["stage"] = "wrap"
+                return _Turn("Great, you're all set.", "Is there anything else I can help you with?")
+            if u.has("decline"):
+                mem["stage"] = "ask_time"
+                return _Turn("Sorry about that.", "What day and time would suit you better?")
+        if stage == "ask_time" and u.has("agree"):
+            return self._propose(ctx, pb, mem, "")
+        return None
+
+    def _propose(
+        self, ctx: CallContext, pb: Playbook, mem: dict[str, Any], say: str, at: datetime | None = None
+    ) -> _Turn:
+        mark(mem, "present_offer")
+        if at is None:
+            days_later, second = divmod(mem["proposals"], 2)
+            start = next_business_slot(ctx.now, ctx.time_zone, hour=14 if second else 10)
+            for _ in range(days_later):
+                start = next_business_slot(ctx.now, ctx.time_zone, hour=start.hour, after=start.date())
+        else:
+            start = at
+        mem["proposals"] += 1
+        mem["offered_slot"] = utc_iso(start)
+        mem["stage"] = "slot_offered"
+        when = spoken_time(start, ctx.time_zone, ctx.now)
+        action = AgentAction(AgentActionKind.PROPOSE_SLOT, {"start": mem["offered_slot"]})
+        return _Turn(
+            f"{say} How about {when}, your time?".strip(),
+            "Or tell me a time that suits you better.",
+            [action],
+        )
+
+    def _book(
+        self, ctx: CallContext, pb: Playbook, booking: Booking, mem: dict[str, Any], when: TimeMention
+    ) -> _Turn:
+        duration = booking.duration_minutes
+        problem = slot_problem(when.at, duration, ctx.now, ctx.time_zone)
+        if problem is not None or not when.exact:
+            start = _nearest_slot(when.at, ctx, duration)
+            say = (
+                ""
+                if problem is None
+                else "I'm afraid I can only book weekdays between 8 AM and 6 PM your time."
+            )
+            return self._propose(ctx, pb, mem, say, start)
+        mem["outcome"] = BOOKING_OUTCOME[ctx.purpose].value
+        mem["booked_slot"] = utc_iso(when.at)
+        mem["offered_slot"] = None
+        mem["stage"] = "booked_check"
+        mark(mem, "present_offer")
+        spoken = spoken_time(when.at, ctx.time_zone, ctx.now)
+        action = AgentAction(
+            AgentActionKind.CONFIRM_SLOT, {"start": mem["booked_slot"], "duration_minutes": duration}
+        )
+        return _Turn(f"Perfect. I've booked your {duration}-minute {booking.label} for {spoken}, your time.",
+                     "Is that right?", [action])  # fmt: skip
+
+
+def _matches(r: Rule, u: Understanding, stage: str) -> bool:
+    return bool(r.intents & set(u.intents)) and (not r.stages or stage in r.stages)
+
+
+def _nearest_slot(at: datetime, ctx: CallContext, duration: int) -> datetime:
+    """A bookable start close to what the callee asked for (same hour if possible, 10:00-16:00)."""
+    local = at.astimezone(ZoneInfo(ctx.time_zone))
+    hour = min(max(local.hour, 10), 16)
+    candidate = local.replace(
+        hour=hour, minute=local.minute if hour == local.hour else 0, second=0, microsecond=0
+    )
+    for _ in range(14):
+        if slot_problem(candidate, duration, ctx.now, ctx.time_zone) is None:
+            return candidate
+        candidate = next_business_slot(ctx.now, ctx.time_zone, hour=hour, after=candidate.date())
+    return next_business_slot(ctx.now, ctx.time_zone)
