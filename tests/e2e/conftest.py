@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import requests
-
 from autocall.clock import CLOCK
+
 from local.stack import LocalStack, free_port
 
 

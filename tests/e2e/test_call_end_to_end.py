@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from twilio.request_validator import RequestValidator
-
 from autocall.clock import CLOCK
 from autocall.models.enums import CallPurpose
+from twilio.request_validator import RequestValidator
+
 from local.personas import EXPECTED_OUTCOMES, PERSONAS, expected_outcome
 
 WEDNESDAY_NOON_EASTERN = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
@@ -52,7 +52,7 @@ def run_call(api, persona: str | None, purpose: str, lines: list[str] | None = N
     )
     assert response.status_code == 202, response.text
     call_id = response.json()["call_id"]
-    call = api.wait_for(lambda: (c := api.get(f"/calls/{call_id}").json())["status"] in TERMINAL and c)
+    api.wait_for(lambda: api.get(f"/calls/{call_id}").json()["status"] in TERMINAL)
     assert api.stack.carrier.wait_idle(10)
     return contact, api.get(f"/calls/{call_id}").json()
 
@@ -68,7 +68,7 @@ CASES = sorted(
 
 @pytest.mark.parametrize(("persona", "purpose"), CASES)
 def test_persona_reaches_its_outcome(api, persona, purpose):
-    contact, call = run_call(api, persona, purpose)
+    _, call = run_call(api, persona, purpose)
     assert call["outcome"] == expected_outcome(persona, purpose), call["turns"]
     answer = PERSONAS[persona].answer
     if answer == "human":

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import requests
-
 from autocall.clock import now
 
 
@@ -35,7 +34,11 @@ def test_seed_trigger_answers_202_and_the_call_shows_its_schedule(api):
     assert call["schedule"]["expression"].startswith("at(")
     assert call["schedule"]["target"].endswith(":function:autocall-dialer")
     status = api.get(f"/calls/api/calls/autonomous_call_status/?contact_id={contact['contact_id']}").json()
-    assert status["contact"] == {"contact_id": contact["contact_id"], "name": "John Doe", "phone": "+12125550142"}
+    assert status["contact"] == {
+        "contact_id": contact["contact_id"],
+        "name": "John Doe",
+        "phone": "+12125550142",
+    }
     assert status["recent_calls"][0]["call_id"] == call["call_id"]
 
 

@@ -57,5 +57,9 @@ def undecodable_body(event: dict[str, Any]) -> dict[str, Any] | None:
         base64.b64decode(body).decode("utf-8")
     except (UnicodeDecodeError, binascii.Error):
         message = {"error": "bad_request", "message": "the body must be UTF-8 text", "field": "body"}
-        return {"statusCode": 400, "headers": {"Content-Type": "application/json"}, "body": json.dumps(message)}
+        return {
+            "statusCode": 400,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps(message),
+        }
     return None
