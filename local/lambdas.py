@@ -44,6 +44,7 @@ class FunctionRegistry:
         self._lock = threading.Lock()
         self._async = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lambda-async")
         self.async_errors: list[str] = []
+        self._in_flight = 0  # invocations running or queued (the pump's skip-idle mode reads it)
         for lid in template.functions():
             self._names[template.function_name(lid)] = lid
 
@@ -69,7 +70,11 @@ class FunctionRegistry:
         context = FakeLambdaContext(
             function_name=self.template.function_name(logical_id), aws_request_id=str(uuid.uuid4())
         )
-        return self.handler(logical_id)(event, context)
+        self._count(1)
+        try:
+            return self.handler(logical_id)(event, context)
+        finally:
+            self._count(-1)
 
     def invoke_async(self, function: str, event: Any) -> None:
         def run() -> None:
@@ -77,8 +82,21 @@ class FunctionRegistry:
                 self.invoke(function, event)
             except Exception:  # an async invoke's error is logged by Lambda, not returned
                 self.async_errors.append(traceback.format_exc())
+            finally:
+                self._count(-1)
 
+        self._count(1)
         self._async.submit(run)
+
+    def _count(self, delta: int) -> None:
+        with self._lock:
+            self._in_flight += delta
+
+    @property
+    def busy(self) -> bool:
+        """Some invocation is running or waiting to run."""
+        with self._lock:
+            return self._in_flight > 0
 
     def shutdown(self) -> None:
         self._async.shutdown(wait=True, cancel_futures=False)

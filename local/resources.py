@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
 import zipfile
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.exceptions import ClientError
 
-from local.template import LocalTemplate
+from local.template import ROOT, LocalTemplate
 
 LOCAL_SECRET_DEFAULTS = {
     "api_token": "local-dev-token",
@@ -21,12 +24,19 @@ LOCAL_SECRET_DEFAULTS = {
 }
 
 
+# Template parameters the local stack sets differently: moto sleeps retry intervals in real time.
+LOCAL_PARAMETERS = {"PostCallRetryIntervalSeconds": "1", "PostCallRetryBackoffRate": "1"}
+
+
 def configure_moto() -> None:
     """Lambda without Docker (our handlers run in-process) and Step Functions that really execute."""
     from moto.core.config import default_user_config
 
     default_user_config["lambda"] = {"use_docker": False}
     default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    from local.atomic import make_dynamodb_atomic
+
+    make_dynamodb_atomic()  # conditional writes atomic under concurrent requests, as on AWS
 
 
 def _zip() -> bytes:
@@ -41,7 +51,7 @@ def create_resources(template: LocalTemplate, secrets: dict[str, Any]) -> dict[s
     created: dict[str, str] = {}
     dynamodb = boto3.client("dynamodb")
     existing = set(dynamodb.list_tables()["TableNames"])
-    for lid, res in template.of_type("AWS::DynamoDB::Table").items():
+    for res in template.of_type("AWS::DynamoDB::Table").values():
         props = template.resolve(res["Properties"])
         if props["TableName"] in existing:
             continue
@@ -97,7 +107,11 @@ def create_resources(template: LocalTemplate, secrets: dict[str, Any]) -> dict[s
                 {
                     "Version": "2012-10-17",
                     "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
                     ],
                 }
             ),
@@ -112,9 +126,55 @@ def create_resources(template: LocalTemplate, secrets: dict[str, Any]) -> dict[s
         name = template.function_name(lid)
         try:
             lambda_client.create_function(
-                FunctionName=name, Runtime="python3.12", Role=role_arn, Handler=handler, Code={"ZipFile": code}
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=role_arn,
+                Handler=handler,
+                Code={"ZipFile": code},
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceConflictException":
                 raise
+
+    ses = boto3.client("ses")
+    for param in ("SenderEmail", "TeamEmail"):
+        ses.verify_email_identity(EmailAddress=template.ref(param))
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:  # server mode: moto's Step Functions invokes Lambda through the server on MOTO_PORT
+        os.environ["MOTO_PORT"] = str(urlsplit(endpoint).port)
+    resolver = LocalTemplate(
+        template.stack_name, {**template.overrides, **created, **LOCAL_PARAMETERS}, template.template
+    )
+    for lid in template.of_type("AWS::Serverless::StateMachine"):
+        created[lid] = create_state_machine(resolver, lid, role_arn)
     return created
+
+
+def state_machine_definition(template: LocalTemplate, logical_id: str) -> str:
+    """The DefinitionUri file with its DefinitionSubstitutions applied, as CloudFormation does."""
+    props = template.resources[logical_id]["Properties"]
+    text = (ROOT / str(props["DefinitionUri"])).read_text()
+    for key, value in template.resolve(props.get("DefinitionSubstitutions", {})).items():
+        text = text.replace("${" + key + "}", str(value))
+    left = re.findall(r"\$\{(\w+)\}", text)
+    if left:
+        raise ValueError(f"{logical_id}: no DefinitionSubstitutions for {sorted(set(left))}")
+    json.loads(text)  # a malformed substitution fails here, not in the first execution
+    return text
+
+
+def create_state_machine(template: LocalTemplate, logical_id: str, role_arn: str) -> str:
+    sfn = boto3.client("stepfunctions")
+    name = f"{template.stack_name}-{logical_id}"
+    definition = state_machine_definition(template, logical_id)
+    kind = str(template.resources[logical_id]["Properties"].get("Type", "STANDARD"))
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        if machine["name"] == name:
+            sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=definition)
+            return str(machine["stateMachineArn"])
+    return str(
+        sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn, type=kind)[
+            "stateMachineArn"
+        ]
+    )

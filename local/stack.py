@@ -3,13 +3,14 @@ carrier simulator and the schedule pump, all in one process on loopback."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.template import REGION, LocalTemplate
+from local.template import ACCOUNT_ID, REGION, LocalTemplate
 
 LOCAL_API_TOKEN_DEFAULT = "local-dev-token"
 
@@ -41,7 +42,7 @@ def local_secrets() -> dict[str, Any]:
 def apply_environment(env: dict[str, str]) -> None:
     """Set the process environment and make every cached client and setting re-read it."""
     os.environ.update(env)
-    from autocall.adapters import scheduler
+    from autocall.adapters import clients, scheduler
     from autocall.adapters.tables import bind_tables
     from autocall.config import reset_settings
     from autocall.secrets import reset_secrets
@@ -50,6 +51,7 @@ def apply_environment(env: dict[str, str]) -> None:
     reset_secrets()
     bind_tables()
     scheduler.reset_clients()
+    clients.reset_clients()
     for reset in _optional_resets():
         reset()
 
@@ -77,7 +79,10 @@ class LocalStack:
     carrier_port: int = field(default_factory=lambda: int(os.environ.get("AUTOCALL_CARRIER_PORT", "8788")))
     moto_port: int = field(default_factory=lambda: int(os.environ.get("AUTOCALL_MOTO_PORT", "8789")))
     stack_name: str = "autocall"
-    clock_speed: float = 1.0
+    # virtual time runs this many times faster than wall time (AUTOCALL_CLOCK_SPEED)
+    clock_speed: float = field(default_factory=lambda: float(os.environ.get("AUTOCALL_CLOCK_SPEED") or 1.0))
+    # when nothing is in flight, jump the clock to the next due schedule (AUTOCALL_SKIP_IDLE=1)
+    skip_idle: bool = field(default_factory=lambda: os.environ.get("AUTOCALL_SKIP_IDLE", "") == "1")
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> LocalStack:
@@ -90,6 +95,7 @@ class LocalStack:
         from local.resources import configure_moto, create_resources
 
         configure_moto()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self.moto.start()
         self.moto_url = f"http://127.0.0.1:{self.moto_port}"
@@ -129,7 +135,7 @@ class LocalStack:
         )
         apply_environment(env)
         self.gateway.start()
-        self.pump = SchedulePump(self.registry.invoke)
+        self.pump = SchedulePump(self.registry.invoke, skip_idle=self.skip_idle, idle=self.idle)
         self.pump.start()
         from autocall.clock import CLOCK
 
@@ -140,6 +146,11 @@ class LocalStack:
     @property
     def url(self) -> str:
         return self.gateway.url
+
+    def idle(self) -> bool:
+        """Nothing in flight: no invocation running or queued, no call on the carrier, no post-call
+        workflow running. The pump only jumps the clock then."""
+        return not self.registry.busy and self.carrier.wait_idle(0) and not _workflows_running()
 
     @property
     def api_token(self) -> str:
@@ -164,6 +175,17 @@ class LocalStack:
             f"-H 'Content-Type: application/json' "
             f'-d \'{{"name": "John Smith", "phone": "+14155550123", "consent": true}}\'\n'
         )
+
+
+def _workflows_running() -> bool:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    backend = stepfunctions_parser_backends[ACCOUNT_ID][REGION]
+    return any(
+        getattr(execution.status, "value", execution.status) == "RUNNING"
+        for machine in list(backend.state_machines)
+        for execution in list(machine.executions)
+    )
 
 
 def main() -> None:

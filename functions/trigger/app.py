@@ -3,8 +3,10 @@ and EventBridge events that start a campaign. Writes calls; never dials."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
+from autocall.adapters.campaigns import continue_fanout_async
 from autocall.domain import calls, campaigns, contacts, forms
 from autocall.domain.idempotency import run_once
 from autocall.errors import AutocallError
@@ -42,6 +44,11 @@ def _idempotent(scope: str, key: str | None, payload: Any, action: Any) -> Respo
     return json_response(status, body)
 
 
+def _continue_fanout(function_arn: str) -> Callable[[str], None]:
+    """Carries a campaign's fan-out on in another invocation of this function."""
+    return lambda campaign_id: continue_fanout_async(function_arn, campaign_id)
+
+
 # --- the seed's call endpoints -------------------------------------------------------------
 
 
@@ -75,7 +82,12 @@ def trigger_campaign_calls(
 ) -> Response[Any]:
     def act() -> tuple[int, dict[str, Any]]:
         purpose = request.call_purpose.value if request.call_purpose else None
-        return 202, campaigns.trigger_campaign(request.campaign_id, purpose, request.stagger_minutes)
+        return 202, campaigns.trigger_campaign(
+            request.campaign_id,
+            purpose,
+            request.stagger_minutes,
+            continue_later=_continue_fanout(app.lambda_context.invoked_function_arn),
+        )
 
     return _idempotent("campaign", idempotency_key, request.model_dump(mode="json"), act)
 
@@ -149,6 +161,42 @@ def get_campaign(campaign_id: Annotated[str, Path(max_length=128)]) -> Response[
     return json_response(200, campaigns.campaign_view(campaigns.get_campaign(campaign_id)))
 
 
+@app.get("/campaigns/<campaign_id>/stats")
+def campaign_stats(campaign_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
+    return json_response(200, campaigns.campaign_stats(campaign_id))
+
+
+@app.post("/campaigns/<campaign_id>/pause")
+def pause_campaign(
+    campaign_id: Annotated[str, Path(max_length=128)], idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
+    return _idempotent(
+        "campaign-pause", idempotency_key, campaign_id, lambda: (200, campaigns.pause_campaign(campaign_id))
+    )
+
+
+@app.post("/campaigns/<campaign_id>/resume")
+def resume_campaign(
+    campaign_id: Annotated[str, Path(max_length=128)], idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
+    continue_later = _continue_fanout(app.lambda_context.invoked_function_arn)
+    return _idempotent(
+        "campaign-resume",
+        idempotency_key,
+        campaign_id,
+        lambda: (200, campaigns.resume_campaign(campaign_id, continue_later)),
+    )
+
+
+@app.post("/campaigns/<campaign_id>/cancel")
+def cancel_campaign(
+    campaign_id: Annotated[str, Path(max_length=128)], idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
+    return _idempotent(
+        "campaign-cancel", idempotency_key, campaign_id, lambda: (200, campaigns.cancel_campaign(campaign_id))
+    )
+
+
 # --- the web-form webhook (HMAC-signed, no bearer token) ---------------------------------------
 
 
@@ -173,17 +221,25 @@ def openapi_document() -> Response[Any]:
     )
 
 
-def handle_campaign_event(event: dict[str, Any]) -> dict[str, Any]:
+def handle_campaign_event(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """An EventBridge rule or schedule naming a campaign starts it."""
     detail = event.get("detail") or {}
     result = campaigns.trigger_campaign(
-        detail["campaign_id"], detail.get("call_purpose"), detail.get("stagger_minutes"), source="eventbridge"
+        detail["campaign_id"],
+        detail.get("call_purpose"),
+        detail.get("stagger_minutes"),
+        source="eventbridge",
+        continue_later=_continue_fanout(context.invoked_function_arn),
     )
-    return {
-        "campaign_id": result["campaign_id"],
-        "created": len(result["calls"]),
-        "skipped": len(result["skipped"]),
-    }
+    return {"campaign_id": result["campaign_id"], **result["fanout"]}
+
+
+def handle_fanout(campaign_id: str, context: LambdaContext) -> dict[str, Any]:
+    """The rest of a campaign's fan-out, page by page while this invocation has time."""
+    result = campaigns.continue_fanout(campaign_id, lambda: context.get_remaining_time_in_millis() / 1000)
+    if result["more"]:
+        continue_fanout_async(context.invoked_function_arn, campaign_id)
+    return result
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
@@ -191,5 +247,7 @@ def handle_campaign_event(event: dict[str, Any]) -> dict[str, Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "detail-type" in event:
-        return handle_campaign_event(event)
+        return handle_campaign_event(event, context)
+    if "fanout" in event:
+        return handle_fanout(str(event["fanout"]), context)
     return undecodable_body(event) or app.resolve(event, context)

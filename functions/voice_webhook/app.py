@@ -3,25 +3,51 @@ anything else; a bad one gets 403 and changes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from autocall import twilio_signature
 from autocall.domain import conversation, twiml
-from autocall.http import undecodable_body
-from autocall.observability import logger, metrics, tracer
+from autocall.errors import AutocallError, ValidationFailed
+from autocall.http import error_response, json_response, undecodable_body, validation_error_response
+from autocall.observability import count, logger, metrics, tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 app = APIGatewayRestResolver(enable_validation=True)
 MAX_FORM_BYTES = 64 * 1024
+ANSWERED_BY = frozenset({"human", "machine_start", "machine_end_beep", "machine_end_silence",
+                         "machine_end_other", "fax", "unknown"})  # fmt: skip
 
 
-def _form() -> dict[str, str]:
+@app.exception_handler(AutocallError)
+def _domain_error(exc: AutocallError) -> Response[Any]:
+    return error_response(exc)
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(exc: RequestValidationError) -> Response[Any]:
+    return validation_error_response(exc)
+
+
+def _form(*required: str) -> dict[str, str]:
+    """The POSTed parameters; Twilio always sends ``required``, so a request without them is refused."""
     body = app.current_event.decoded_body or ""
-    return dict(parse_qsl(body, keep_blank_values=True))
+    form = dict(parse_qsl(body, keep_blank_values=True))
+    for name in required:
+        if not form.get(name):
+            raise ValidationFailed(f"{name} is required", name)
+    return form
+
+
+def _one_of(form: dict[str, str], name: str, allowed: Iterable[str]) -> str:
+    if form[name] not in allowed:
+        raise ValidationFailed(f"{name} must be one of {', '.join(sorted(allowed))}", name)
+    return form[name]
 
 
 def _xml(document: str, status: int = 200) -> Response[str]:
@@ -33,19 +59,21 @@ def verify_twilio(app: APIGatewayRestResolver, next_middleware: NextMiddleware) 
     content_type = (event.headers.get("Content-Type") or event.headers.get("content-type") or "").lower()
     body = event.decoded_body or ""
     if len(body.encode("utf-8", "replace")) > MAX_FORM_BYTES:
-        return Response(413, "application/json", '{"error": "payload_too_large", "field": "body"}')
+        return _refuse(413, "payload_too_large", f"the body exceeds {MAX_FORM_BYTES} bytes", "body")
     if not content_type.startswith("application/x-www-form-urlencoded"):
-        return Response(
-            415, "application/json", '{"error": "unsupported_media_type", "field": "Content-Type"}'
-        )
+        message = "Twilio webhooks are application/x-www-form-urlencoded"
+        return _refuse(415, "unsupported_media_type", message, "Content-Type")
     signature = event.headers.get("X-Twilio-Signature") or event.headers.get("x-twilio-signature")
     url = twilio_signature.public_url(event.raw_event)
     if not twilio_signature.is_valid(url, _form(), signature):
         logger.warning("rejected a webhook with a bad Twilio signature")
-        return Response(
-            403, "application/json", '{"error": "invalid_signature", "field": "X-Twilio-Signature"}'
-        )
+        message = "the signature does not match the request"
+        return _refuse(403, "invalid_signature", message, "X-Twilio-Signature")
     return next_middleware(app)
+
+
+def _refuse(status: int, error: str, message: str, field: str) -> Response[Any]:
+    return json_response(status, {"error": error, "message": message, "field": field})
 
 
 app.use(middlewares=[verify_twilio])
@@ -55,19 +83,21 @@ CallId = Annotated[str, Query(min_length=1, max_length=64)]
 @app.post("/twilio/answer")
 def answer(call_id: CallId) -> Response[str]:
     logger.append_keys(call_id=call_id)
+    _form("CallSid")
     return _xml(conversation.answer(call_id).twiml)
 
 
 @app.post("/twilio/turn")
 def turn(call_id: CallId, turn: Annotated[int, Query(ge=1, le=1000)]) -> Response[str]:
     logger.append_keys(call_id=call_id)
-    form = _form()
+    form = _form("CallSid")
     confidence = _float(form.get("Confidence"))
     try:
         reply = conversation.take_turn(call_id, turn, form.get("SpeechResult"), confidence)
     except Exception:
         # No dead air: whatever failed, the caller hears a line and the same turn is asked again.
         logger.exception("turn failed")
+        count("TurnFailures")  # alarmed: the failure may be DynamoDB itself, so it cannot go on the call
         document = twiml.say_and_gather(
             "Sorry, I missed that. Could you say it again?",
             twiml.webhook_url(_base(), "/twilio/turn", call_id=call_id, turn=turn),
@@ -79,9 +109,9 @@ def turn(call_id: CallId, turn: Annotated[int, Query(ge=1, le=1000)]) -> Respons
 @app.post("/twilio/amd")
 def amd(call_id: CallId) -> Response[str]:
     logger.append_keys(call_id=call_id)
-    form = _form()
-    document = conversation.machine_answered(call_id, form.get("AnsweredBy", "unknown"))
-    if document is not None and form.get("CallSid"):
+    form = _form("CallSid", "AnsweredBy")
+    document = conversation.machine_answered(call_id, _one_of(form, "AnsweredBy", ANSWERED_BY))
+    if document is not None:
         from autocall.adapters.telephony import get_telephony
 
         get_telephony().play_twiml(form["CallSid"], document)
@@ -91,14 +121,16 @@ def amd(call_id: CallId) -> Response[str]:
 @app.post("/twilio/status")
 def status(call_id: CallId) -> Response[str]:
     logger.append_keys(call_id=call_id)
-    form = _form()
+    form = _form("CallSid", "CallStatus")
     duration = form.get("CallDuration")
+    if duration and not duration.isdigit():
+        raise ValidationFailed("CallDuration must be a whole number of seconds", "CallDuration")
     ended = conversation.status_changed(
         call_id,
-        form.get("CallStatus", ""),
-        int(duration) if duration and duration.isdigit() else None,
+        _one_of(form, "CallStatus", conversation.TWILIO_STATUS),
+        int(duration) if duration else None,
         form.get("AnsweredBy"),
-        form.get("CallSid"),
+        form["CallSid"],
     )
     if ended is not None:
         from autocall.domain.post_call_start import start_after_call

@@ -236,9 +236,10 @@ def test_campaign_by_tag_staggers_and_skips_unconsented(aws, contact):
         {"campaign_id": campaign["campaign_id"], "call_purpose": "renewal_reminder", "stagger_minutes": 15},
     )
     assert status == 202, body
+    # Chicago is open at 09:00; Los Angeles is at 07:00, so John's call waits for 09:00 there
     assert sorted(c["scheduled_time"] for c in body["calls"]) == [
         "2026-11-25T15:00:00Z",
-        "2026-11-25T15:15:00Z",
+        "2026-11-25T17:00:00Z",
     ]
     assert body["skipped"] == [{"contact_id": other["contact_id"], "reason": "no_consent"}]
     again = aws.api(

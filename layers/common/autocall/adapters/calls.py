@@ -134,3 +134,65 @@ def reopen_for_retry(row: CallRow, at: datetime, reason: str, schedule_name: str
         ],
         condition=(CallRow.status == row.status) & (CallRow.attempts == row.attempts),
     )
+
+
+def get_calls(call_ids: list[str], attributes: list[str] | None = None) -> dict[str, CallRow]:
+    """The calls among ``call_ids`` that exist (BatchGetItem, strongly consistent; only
+    ``attributes`` when given)."""
+    found = CallRow.batch_get(call_ids, consistent_read=True, attributes_to_get=attributes)
+    return {row.call_id: row for row in found}
+
+
+def insert_new_calls(rows: list[CallRow]) -> None:
+    """Write calls known not to exist yet (``get_calls`` said so) with BatchWriteItem.
+
+    A batch write has no condition: the caller must own the ids (a campaign fan-out page, claimed
+    on the campaign row), or an existing call could be overwritten."""
+    moment = now()
+    with CallRow.batch_write() as batch:
+        for row in rows:
+            row.created_at = row.created_at or moment
+            row.updated_at = moment
+            row.status_rank = CallStatus(row.status).rank
+            row.version = 1
+            batch.save(row)
+
+
+def _with_reason(row: CallRow, reason: str) -> Any:
+    return CallRow.reasons.set([*(row.reasons or []), {"at": iso(now()), "reason": reason}])
+
+
+def hold_scheduled(row: CallRow, reason: str) -> bool:
+    """A scheduled call stays scheduled but loses its schedule (its campaign is paused)."""
+    return update_call(
+        row,
+        [CallRow.schedule_name.remove(), _with_reason(row, reason)],
+        condition=CallRow.status == CallStatus.SCHEDULED.value,
+    )
+
+
+def rearm_scheduled(row: CallRow, at: datetime, schedule_name: str | None, reason: str) -> bool:
+    """A held call gets its due time (and schedule name) back; only while it is still scheduled."""
+    return update_call(
+        row,
+        [
+            CallRow.scheduled_time.set(iso(at)),
+            CallRow.schedule_name.set(schedule_name) if schedule_name else CallRow.schedule_name.remove(),
+            _with_reason(row, reason),
+        ],
+        condition=CallRow.status == CallStatus.SCHEDULED.value,
+    )
+
+
+def cancel_scheduled(row: CallRow, reason: str) -> bool:
+    """scheduled → canceled; a call already dialing or done is left alone."""
+    return update_call(
+        row,
+        [
+            CallRow.status.set(CallStatus.CANCELED.value),
+            CallRow.status_rank.set(CallStatus.CANCELED.rank),
+            CallRow.outcome.set("canceled"),
+            _with_reason(row, reason),
+        ],
+        condition=CallRow.status == CallStatus.SCHEDULED.value,
+    )

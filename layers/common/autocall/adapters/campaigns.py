@@ -1,9 +1,14 @@
-"""Data access for the campaigns table."""
+"""Data access for the campaigns table, and the async invoke that carries a fan-out on."""
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+from typing import Any
+
 from autocall.adapters.tables import CampaignRow
 from autocall.clock import now
+from pynamodb.exceptions import UpdateError
 
 
 def get_campaign(campaign_id: str) -> CampaignRow | None:
@@ -20,3 +25,55 @@ def save_campaign(row: CampaignRow) -> CampaignRow:
     row.updated_at = moment
     row.save()
     return row
+
+
+def save_fanout(row: CampaignRow, fanout: dict[str, Any], status: str | None = None) -> bool:
+    """Store the fan-out's progress if nobody changed the campaign since ``row`` was read."""
+    actions: list[Any] = [CampaignRow.fanout.set(fanout), CampaignRow.updated_at.set(now())]
+    if status is not None:
+        actions.append(CampaignRow.status.set(status))
+    try:
+        row.update(actions=actions)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def set_status(campaign_id: str, status: str, only_from: tuple[str, ...]) -> CampaignRow | None:
+    """Move the campaign to ``status`` if it is in one of ``only_from``; None when it is not."""
+    row = get_campaign(campaign_id)
+    if row is None:
+        return None
+    try:
+        row.update(
+            actions=[CampaignRow.status.set(status), CampaignRow.updated_at.set(now())],
+            condition=CampaignRow.status.is_in(*only_from),
+            add_version_condition=False,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    return row
+
+
+@lru_cache(maxsize=1)
+def _lambda() -> Any:
+    import boto3  # where first used: most requests never continue a fan-out
+
+    return boto3.client("lambda")
+
+
+def reset_clients() -> None:
+    _lambda.cache_clear()
+
+
+def continue_fanout_async(function_arn: str, campaign_id: str) -> None:
+    """Hand the rest of a campaign's fan-out to another invocation of ``function_arn``."""
+    _lambda().invoke(
+        FunctionName=function_arn,
+        InvocationType="Event",
+        Payload=json.dumps({"fanout": campaign_id}).encode(),
+    )

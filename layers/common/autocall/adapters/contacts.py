@@ -53,3 +53,26 @@ def record_interaction(contact_id: str, entry: dict[str, Any], contact_type: str
     if contact_type:
         row.contact_type = contact_type
     return save_contact(row)
+
+
+def get_contacts(contact_ids: list[str], attributes: list[str] | None = None) -> dict[str, ContactRow]:
+    """The contacts among ``contact_ids`` that exist (BatchGetItem; only ``attributes`` when given)."""
+    found = ContactRow.batch_get(contact_ids, consistent_read=True, attributes_to_get=attributes)
+    return {row.contact_id: row for row in found}
+
+
+def contacts_page(
+    tag: str | None, cursor: dict[str, Any] | None, page_size: int, attributes: list[str] | None = None
+) -> tuple[list[ContactRow], dict[str, Any] | None]:
+    """One Scan page (``page_size`` contacts read, those with ``tag`` returned, only ``attributes``
+    when given) and the cursor of the next page (None after the last)."""
+    condition = ContactRow.tags.contains(tag) if tag else None
+    scan = ContactRow.scan(
+        filter_condition=condition,
+        page_size=page_size,
+        last_evaluated_key=cursor,
+        attributes_to_get=attributes,
+    )
+    pages = scan.page_iter
+    page = next(pages)
+    return [ContactRow.from_raw_data(item) for item in page.get("Items", [])], pages.last_evaluated_key

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import PutError
-
 from autocall.adapters.tables import SuppressionRow
 from autocall.clock import now
+from pynamodb.exceptions import PutError
 
 
 def is_suppressed(phone: str) -> bool:
@@ -24,3 +23,9 @@ def suppress(phone: str, reason: str, source: str | None = None, call_id: str | 
     except PutError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
+
+
+def suppressed_among(phones: list[str]) -> set[str]:
+    """The numbers among ``phones`` that are on the list (BatchGetItem)."""
+    found = SuppressionRow.batch_get(set(phones), consistent_read=True, attributes_to_get=["phone"])
+    return {row.phone for row in found}

@@ -5,10 +5,13 @@ Table names come from the settings; ``bind_tables()`` re-reads them (tests, loca
 
 from __future__ import annotations
 
+from typing import Any
+
 from autocall.config import get_settings
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
+    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -86,6 +89,7 @@ class CallRow(Model):
     scheduled_time = UnicodeAttribute()  # ISO-8601 UTC, sortable
     schedule_name = UnicodeAttribute(null=True)
     campaign_id = UnicodeAttribute(null=True)
+    fanout_pass = NumberAttribute(null=True)  # the campaign fan-out pass that created the call
     attempts = NumberAttribute(default=0)
     max_attempts = NumberAttribute(default=3)
     attempt_history = JSONAttribute(default=list)
@@ -180,6 +184,8 @@ class PacingRow(Model):
     counter_id = UnicodeAttribute(hash_key=True)
     hits = NumberAttribute(default=0)
     expires_at = NumberAttribute(null=True)
+    # the concurrency counter's holders: call id → epoch second at which its slot is stale
+    holders: MapAttribute[str, Any] = MapAttribute(null=True)
 
 
 ALL_TABLES: dict[str, type[Model]] = {

@@ -7,7 +7,9 @@ says becomes more than text."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,7 @@ from autocall.config import get_settings
 from autocall.domain import twiml
 from autocall.domain.brain.base import AgentAction, CallContext, Decision, Speaker, TurnAnalysis, Utterance
 from autocall.domain.contacts import callee_time_zone
+from autocall.domain.pacing import release_dial_slot
 from autocall.models.enums import AgentActionKind, CallPurpose, CallStatus, Outcome
 from autocall.observability import count, logger
 
@@ -109,11 +112,35 @@ def _turn_record(
     }
 
 
+# The callee of each call this process has served, read once per call: the turns of a
+# conversation need the contact as it was when the call was answered, and reading it again on
+# every turn cost one DynamoDB read (and a round trip) per turn. Bounded, least recently used out.
+_CALLEES: OrderedDict[tuple[str, str], ContactRow] = OrderedDict()
+_CALLEES_MAX = 1024
+_callees_lock = threading.Lock()
+
+
+def _callee(call: CallRow) -> ContactRow | None:
+    key = (call.call_id, call.contact_id)
+    with _callees_lock:
+        contact = _CALLEES.get(key)
+        if contact is not None:
+            _CALLEES.move_to_end(key)
+            return contact
+    contact = get_contact(call.contact_id)
+    if contact is not None:
+        with _callees_lock:
+            _CALLEES[key] = contact
+            while len(_CALLEES) > _CALLEES_MAX:
+                _CALLEES.popitem(last=False)
+    return contact
+
+
 def _load(call_id: str) -> tuple[CallRow, ContactRow] | None:
     call = repo.get_call(call_id)
     if call is None:
         return None
-    contact = get_contact(call.contact_id)
+    contact = _callee(call)
     if contact is None:
         return None
     return call, contact
@@ -225,7 +252,6 @@ def _respond(ctx: CallContext, speech: str, confidence: float | None) -> Decisio
         return decision
     except Exception:
         logger.exception("brain failed; playbook takes the turn", extra={"call_id": ctx.call_id})
-        count("LlmFallbacks")
         fallback: Decision = _fallback_brain().respond(ctx, speech, confidence or 0.0)
         return Decision(
             reply=f"{BRIDGE_LINE} {fallback.reply}",
@@ -334,6 +360,8 @@ def status_changed(
     if call.twilio_sid and call_sid and call.twilio_sid != call_sid:
         return None  # a callback about another attempt's call
     extra: list[Any] = []
+    if call_sid and not call.twilio_sid:  # the callback can beat the dialer's own save of the SID
+        extra.append(CallRow.twilio_sid.set(call_sid))
     if status == CallStatus.IN_PROGRESS:
         count("CallsAnswered")
     if status.terminal:
@@ -345,13 +373,19 @@ def status_changed(
         extra.append(CallRow.outcome.set(outcome))
         history = list(call.attempt_history or [])
         if history:
-            history[-1] = {**history[-1], "result": status.value, "ended_at": repo.iso(now())}
+            history[-1] = {
+                **history[-1],
+                "result": status.value,
+                "ended_at": repo.iso(now()),
+                "duration_s": duration_s,
+            }
             extra.append(CallRow.attempt_history.set(history))
     if not repo.move_status(call, status, extra):
         return None
     if status.terminal:
-        fresh = repo.get_call(call_id)
-        count("CallOutcome", outcome=(fresh.outcome if fresh else None) or "unknown", purpose=call.purpose)
+        release_dial_slot(call_id)  # this callback is the one that ended the call: free its slot once
+        # the update that moved the call wrote ``outcome``: no need to read the call back for it
+        count("CallOutcome", outcome=outcome or "unknown", purpose=call.purpose)
         return status
     return None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import takewhile
 from typing import Any
 
 from autocall.adapters import calls as repo
@@ -20,7 +21,9 @@ from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain import twiml
+from autocall.domain.campaigns import CampaignStatus
 from autocall.domain.contacts import callee_time_zone
+from autocall.domain.pacing import acquire_dial_slot, release_dial_slot
 from autocall.domain.windows import CallingWindow, is_open, next_opening
 from autocall.models.enums import CallStatus
 from autocall.observability import count, logger, mask_phone
@@ -34,6 +37,8 @@ LIVE = {
 BUSY_CONTACT_DELAY = timedelta(minutes=10)
 RATE_LIMIT_DELAY = timedelta(seconds=30)
 RECONCILE_SKEW = timedelta(seconds=30)
+MAX_UNPLACED_DIALS = 8  # creates Twilio refused (429) or lost (5xx, not placed) in a row: then give up
+UNPLACED = frozenset({"twilio_rate_limited", "dial_not_placed"})
 
 
 @dataclass(frozen=True)
@@ -66,17 +71,21 @@ def dial(call_id: str) -> DialResult:
     if verdict is not None:
         return verdict
     if not repo.mark_dialing(call):
+        fresh = repo.get_call(call_id)
+        if fresh is None or fresh.status not in LIVE:  # not dialed by anyone: give the slot back
+            release_dial_slot(call_id)
         return DialResult(call_id, "skipped", "already_dialing")
     return _place(repo.get_call(call_id) or call, contact)
 
 
-def _window(call: CallRow) -> CallingWindow:
-    campaign = get_campaign(call.campaign_id) if call.campaign_id else None
-    return CallingWindow.from_config(campaign.calling_window if campaign else None)
-
-
 def _guards(call: CallRow, contact: ContactRow) -> DialResult | None:
     """Checked at dial time, not only at trigger time. A failed guard never drops a call silently."""
+    campaign = get_campaign(call.campaign_id) if call.campaign_id else None
+    if campaign is not None and campaign.status == CampaignStatus.CANCELED:
+        return _end(call, CallStatus.CANCELED, "campaign_canceled")
+    if campaign is not None and campaign.status == CampaignStatus.PAUSED:  # resume gives it a schedule again
+        repo.hold_scheduled(call, "campaign_paused")
+        return DialResult(call.call_id, "skipped", "campaign_paused")
     if is_suppressed(contact.phone):
         return _end(call, CallStatus.CANCELED, "suppressed")
     if not contact.consent:
@@ -85,15 +94,13 @@ def _guards(call: CallRow, contact: ContactRow) -> DialResult | None:
         return _end(call, CallStatus.CANCELED, "max_attempts_reached")
     moment = now()
     zone = callee_time_zone(contact)
-    window = _window(call)
+    window = CallingWindow.from_config(campaign.calling_window if campaign else None)
     if not is_open(moment, zone, window, contact.country):
         return _reschedule(
             call, next_opening(moment, zone, window, contact.country), "outside_calling_window"
         )
     if _on_another_call(call, contact):
         return _reschedule(call, moment + BUSY_CONTACT_DELAY, "contact_on_another_call")
-    from autocall.domain.pacing import acquire_dial_slot
-
     wait = acquire_dial_slot(call.call_id)
     if wait is not None:
         return _reschedule(call, moment + wait, "pacing_limit")
@@ -130,14 +137,18 @@ def _place(call: CallRow, contact: ContactRow) -> DialResult:
             to=contact.phone, from_=get_settings().caller_id, **_urls(call.call_id)
         )
     except (InvalidNumber, CallerIdNotVerified) as exc:
-        count("GuardRejections", reason=type(exc).__name__)
+        count("TwilioErrors")  # the guard rejection is counted once, by _end, as twilio_rejected
+        release_dial_slot(call.call_id)
         return _end(call, CallStatus.FAILED, f"twilio_rejected: {exc.code} {type(exc).__name__}")
     except RateLimited:
         return _release(call, now() + RATE_LIMIT_DELAY, "twilio_rate_limited")
     except TelephonyUnavailable:
+        count("TwilioErrors")
         logger.warning("twilio unavailable while dialing; reconciling", extra={"call_id": call.call_id})
         return _reconcile(call)
     except TelephonyError as exc:
+        count("TwilioErrors")
+        release_dial_slot(call.call_id)
         return _end(call, CallStatus.FAILED, f"twilio_error: {exc.code}")
     _record_sid(call, sid)
     count("CallsPlaced")
@@ -182,6 +193,11 @@ def _release(call: CallRow, at: datetime, reason: str) -> DialResult:
     history = list(fresh.attempt_history or [])
     if history:
         history[-1] = {**history[-1], "result": reason}
+    in_a_row = sum(1 for _ in takewhile(lambda h: h.get("result") in UNPLACED, reversed(history)))
+    if in_a_row >= MAX_UNPLACED_DIALS:  # bounded: record the reason and alarm instead of retrying forever
+        count("TwilioErrors")
+        release_dial_slot(call.call_id)
+        return _end(fresh, CallStatus.FAILED, f"{reason}: gave up after {in_a_row} tries")
     released = repo.update_call(
         fresh,
         [
@@ -195,6 +211,7 @@ def _release(call: CallRow, at: datetime, reason: str) -> DialResult:
         condition=(CallRow.status == CallStatus.DIALING.value) & CallRow.twilio_sid.does_not_exist(),
     )
     if released:
+        release_dial_slot(call.call_id)
         _arm(call.call_id, at)
     return DialResult(call.call_id, "rescheduled", reason, at=repo.iso(at))
 

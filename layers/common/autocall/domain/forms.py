@@ -17,15 +17,23 @@ from autocall.domain import contacts
 from autocall.domain.calls import call_view, trigger_call
 from autocall.domain.idempotency import run_once
 from autocall.errors import AutocallError, NotFound, ValidationFailed
+from autocall.models.api import ContactCreateRequest
 from autocall.secrets import form_secret
+from pydantic import ValidationError as PydanticValidationError
 
 WINDOW_S = 300
+MAX_BODY_BYTES = 16 * 1024  # a web form is small; its extra fields become the call's context
 CONTACT_FIELDS = ("name", "phone", "email", "company", "time_zone", "consent_text")
 
 
 class SignatureInvalid(AutocallError):
     status_code = 401
     code = "invalid_signature"
+
+
+class PayloadTooLarge(AutocallError):
+    status_code = 413
+    code = "payload_too_large"
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -52,6 +60,8 @@ def verify(form_id: str, timestamp: str | None, signature: str | None, body: byt
 
 
 def parse_fields(body: bytes) -> dict[str, Any]:
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the form exceeds {MAX_BODY_BYTES} bytes", "body")
     try:
         fields = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -61,6 +71,13 @@ def parse_fields(body: bytes) -> dict[str, Any]:
     for name in ("name", "phone", "consent_text"):
         if not isinstance(fields.get(name), str) or not fields[name].strip():
             raise ValidationFailed(f"{name} is required", name)
+    contact = {k: fields[k] for k in CONTACT_FIELDS[:-1] if fields.get(k) is not None}
+    try:  # the same rules as POST /contacts
+        ContactCreateRequest.model_validate(contact)
+    except PydanticValidationError as exc:
+        problem = exc.errors()[0]
+        field = str(problem["loc"][0]) if problem["loc"] else "body"
+        raise ValidationFailed(f"{field}: {problem['msg']}", field) from exc
     return fields
 
 

@@ -1,31 +1,207 @@
 """Dial pacing across concurrent Lambda invocations: calls per second and concurrent calls per
-account, kept with atomic DynamoDB counters. Over a limit, the caller is told how long to wait."""
+account, kept with atomic DynamoDB counters. Over a limit, the caller is told how long to wait.
+
+Concurrency is one counter row whose ``holders`` map names the calls holding a slot: taking a slot
+and releasing it are conditional on the call's own entry, so a repeated delivery never takes two
+slots and a repeated release never frees two. A slot whose call never reported its end (a lost
+status callback) goes stale after ``MAX_HOLD`` and is reclaimed when the limit is hit.
+
+``SlotGrid`` paces calls before they are due: a campaign fan-out hands each call the first free dial
+slot inside its callee's calling window, so calls arrive at the dialer no faster than it may dial."""
 
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+import zlib
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from autocall.adapters.tables import PacingRow
 from autocall.clock import now
 from autocall.config import get_settings
-from pynamodb.exceptions import UpdateError
+from autocall.observability import count, logger
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+CONCURRENCY_COUNTER = "concurrent"
+MAX_HOLD = timedelta(hours=4)  # Twilio ends a call after 4 h (time_limit): a slot held longer is stale
+CPS_WAIT_S = (1, 4)  # over the calls-per-second limit: retry within a few seconds
+CONCURRENCY_WAIT_S = (15, 45)  # over the concurrency limit: a call usually lasts minutes
+_CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+def _wait(call_id: str, bounds: tuple[int, int]) -> timedelta:
+    """A wait within ``bounds`` seconds, spread by call id so rejected calls do not return together."""
+    low, high = bounds
+    return timedelta(seconds=low + zlib.crc32(call_id.encode()) % (high - low + 1))
 
 
 def acquire_dial_slot(call_id: str) -> timedelta | None:
-    """Take one dial in the current second; None when granted, else how long to wait."""
+    """Take a dial in the current second and a concurrent-call slot, both or neither.
+
+    None when granted (or when ``call_id`` already holds its slot), else how long to wait."""
     settings = get_settings()
-    limit = max(1, math.floor(settings.calls_per_second))
+    per_second = max(1, math.floor(settings.calls_per_second))
+    limit = max(1, settings.max_concurrent_calls)
     moment = now()
     second = int(moment.timestamp())
-    counter = PacingRow(counter_id=f"cps#{second}")
+    for _ in range(2):
+        try:
+            with TransactWrite(connection=PacingRow._get_connection().connection) as transaction:
+                transaction.update(
+                    PacingRow(counter_id=f"cps#{second}"),
+                    actions=[PacingRow.hits.add(1), PacingRow.expires_at.set(second + 3600)],
+                    condition=PacingRow.hits.does_not_exist() | (PacingRow.hits < per_second),
+                )
+                transaction.update(
+                    PacingRow(counter_id=CONCURRENCY_COUNTER),
+                    actions=[
+                        PacingRow.hits.add(1),
+                        PacingRow.holders[call_id].set(second + int(MAX_HOLD.total_seconds())),
+                    ],
+                    condition=(PacingRow.hits < limit) & PacingRow.holders[call_id].does_not_exist(),
+                )
+            return None
+        except TransactWriteError as exc:
+            reasons = [reason.code if reason else None for reason in exc.cancellation_reasons]
+            if exc.cause_response_code != "TransactionCanceledException" or len(reasons) != 2:
+                raise
+        holders = slot_holders()
+        if holders is None:  # first dial ever: create the counter, then try again
+            _create_concurrency_counter()
+            continue
+        if call_id in holders:
+            return None  # a repeated delivery of this dial: its slot is already taken
+        if reasons[0] == _CONDITION_FAILED:
+            return _wait(call_id, CPS_WAIT_S)
+        if _reclaim_stale(holders, second):
+            return _wait(call_id, CPS_WAIT_S)
+        return _wait(call_id, CONCURRENCY_WAIT_S)
+    return _wait(call_id, CPS_WAIT_S)
+
+
+def release_dial_slot(call_id: str) -> bool:
+    """Free the call's concurrent-call slot; True only for the one release that freed it."""
     try:
-        counter.update(
-            actions=[PacingRow.hits.add(1), PacingRow.expires_at.set(second + 3600)],
-            condition=PacingRow.hits.does_not_exist() | (PacingRow.hits < limit),
+        PacingRow(counter_id=CONCURRENCY_COUNTER).update(
+            actions=[PacingRow.hits.add(-1), PacingRow.holders[call_id].remove()],
+            condition=PacingRow.holders[call_id].exists(),
         )
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
-        return timedelta(seconds=1 + (hash(call_id) % 5))
-    return None
+        return False
+    return True
+
+
+def slot_holders() -> dict[str, Any] | None:
+    """Calls holding a concurrent-call slot (None before the first dial)."""
+    try:
+        row = PacingRow.get(CONCURRENCY_COUNTER, consistent_read=True)
+    except PacingRow.DoesNotExist:
+        return None
+    return row.holders.as_dict() if row.holders is not None else {}
+
+
+def _create_concurrency_counter() -> None:
+    try:
+        PacingRow(counter_id=CONCURRENCY_COUNTER, hits=0, holders={}).save(
+            condition=PacingRow.counter_id.does_not_exist()
+        )
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
+def _reclaim_stale(holders: dict[str, Any], second: int) -> bool:
+    stale = [call_id for call_id, until in holders.items() if int(until) <= second]
+    for call_id in stale:
+        if release_dial_slot(call_id):
+            count("StaleDialSlots")
+            logger.warning("reclaimed a stale dial slot", extra={"call_id": call_id})
+    return bool(stale)
+
+
+# --- pacing before the dial: a grid of dial slots ---------------------------------------------
+
+
+def dial_spacing(stagger_minutes: float = 0) -> timedelta:
+    """The gap between two calls of a fan-out: the stagger asked for, never less than the CPS allows."""
+    per_second = max(get_settings().calls_per_second, 0.001)
+    return timedelta(seconds=max(stagger_minutes * 60, 1 / per_second))
+
+
+Opening = Callable[[datetime], datetime | None]
+
+
+@dataclass
+class SlotGrid:
+    """Dial slots every ``spacing`` from ``start``; ``take`` hands out the first free slot, from
+    ``first`` on, at which a callee's window is open. ``taken`` keeps runs ``[a, b)`` of taken slots:
+    saved with a fan-out's cursor, it makes a resumed fan-out hand out the same times again."""
+
+    start: datetime
+    spacing: timedelta
+    taken: list[list[int]] = field(default_factory=list)
+    first: int = 0
+
+    def time_of(self, slot: int) -> datetime:
+        return self.start + self.spacing * slot
+
+    def slot_at(self, moment: datetime) -> int:
+        """The first slot at or after ``moment`` (and not before ``first``)."""
+        exact = (moment - self.start) / self.spacing
+        return max(self.first, math.ceil(round(exact, 6)))
+
+    def take(self, opening: Opening) -> datetime | None:
+        """Take the first free slot at which ``opening`` says the window is open.
+
+        ``opening(t)`` returns ``t`` when the window is open at ``t``, the next opening after it
+        otherwise, or None when there is none worth waiting for."""
+        slot = self.first
+        while True:
+            index = bisect_right(self.taken, slot, key=lambda run: run[0]) - 1
+            if index >= 0 and self.taken[index][1] > slot:
+                slot = self.taken[index][1]
+                continue
+            moment = self.time_of(slot)
+            opened = opening(moment)
+            if opened is None:
+                return None
+            if opened > moment:
+                slot = self.slot_at(opened)
+                continue
+            self._mark(slot, index)
+            return moment
+
+    def reserve(self, moment: datetime) -> bool:
+        """Take the slot at ``moment`` for a call already due then; False if it was taken."""
+        slot = self.slot_at(moment)
+        index = bisect_right(self.taken, slot, key=lambda run: run[0]) - 1
+        if index >= 0 and self.taken[index][1] > slot:
+            return False
+        self._mark(slot, index)
+        return True
+
+    def _mark(self, slot: int, left: int) -> None:
+        """Add ``slot`` to the runs; ``left`` is the index of the run starting before it (or -1)."""
+        right = left + 1
+        joins_left = left >= 0 and self.taken[left][1] == slot
+        joins_right = right < len(self.taken) and self.taken[right][0] == slot + 1
+        if joins_left and joins_right:
+            self.taken[left][1] = self.taken[right][1]
+            del self.taken[right]
+        elif joins_left:
+            self.taken[left][1] = slot + 1
+        elif joins_right:
+            self.taken[right][0] = slot
+        else:
+            self.taken.insert(right, [slot, slot + 1])
+
+    def forget_before(self, slot: int) -> None:
+        """Slots before ``slot`` will never be handed out again: drop their runs, start there."""
+        self.first = max(self.first, slot)
+        self.taken = [run for run in self.taken if run[1] > self.first]

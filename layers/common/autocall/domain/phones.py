@@ -1,13 +1,16 @@
-"""Phone numbers: parsing to E.164 and the callee's time zone and country from the number."""
+"""Phone numbers: parsing to E.164 and the callee's time zone and country from the number.
+
+phonenumbers and its metadata are imported where first used: a conversation turn, whose contact
+already has a time zone, never needs them."""
 
 from __future__ import annotations
 
-import phonenumbers
 from autocall.errors import ValidationFailed
-from phonenumbers import timezone as phone_timezone
 
 
 def to_e164(raw: str, field: str = "phone", default_region: str = "US") -> str:
+    import phonenumbers
+
     try:
         parsed = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
@@ -19,6 +22,9 @@ def to_e164(raw: str, field: str = "phone", default_region: str = "US") -> str:
 
 def time_zone_of(e164: str) -> str | None:
     """The IANA zone of a number when the number pins one down (a US area code does)."""
+    import phonenumbers
+    from phonenumbers import timezone as phone_timezone
+
     try:
         parsed = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
@@ -28,6 +34,8 @@ def time_zone_of(e164: str) -> str | None:
 
 
 def country_of(e164: str) -> str | None:
+    import phonenumbers
+
     try:
         return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:

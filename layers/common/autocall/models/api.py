@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from autocall.models.enums import CallPurpose, ContactType
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+MAX_CONTEXT_BYTES = 16 * 1024  # stored on every call (a DynamoDB item holds 400 KB with the transcript)
+
+
+def _bounded(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value, default=str)) > MAX_CONTEXT_BYTES:
+        raise ValueError(f"must be at most {MAX_CONTEXT_BYTES} bytes as JSON")
+    return value
+
+
+Context = Annotated[dict[str, Any], AfterValidator(_bounded)]
 
 
 class _Strict(BaseModel):
@@ -16,7 +28,7 @@ class _Strict(BaseModel):
 class TriggerCallRequest(_Strict):
     contact_id: str = Field(min_length=1, max_length=128)
     call_purpose: CallPurpose
-    context: dict[str, Any] = Field(default_factory=dict)
+    context: Context = Field(default_factory=dict)
     scheduled_time: datetime | None = None
 
 
@@ -24,7 +36,7 @@ class BulkCallItem(_Strict):
     contact_id: str = Field(min_length=1, max_length=128)
     call_purpose: CallPurpose
     delay_minutes: float = Field(default=0, ge=0, le=90 * 24 * 60)
-    context: dict[str, Any] = Field(default_factory=dict)
+    context: Context = Field(default_factory=dict)
 
 
 class BulkCallsRequest(_Strict):
@@ -53,7 +65,7 @@ class ContactCreateRequest(_Strict):
     tags: list[str] = Field(default_factory=list, max_length=50)
     consent: bool = False
     consent_text: str | None = Field(default=None, max_length=2000)
-    custom_context: dict[str, Any] = Field(default_factory=dict)
+    custom_context: Context = Field(default_factory=dict)
 
 
 class ContactUpdateRequest(_Strict):
@@ -66,7 +78,7 @@ class ContactUpdateRequest(_Strict):
     tags: list[str] | None = Field(default=None, max_length=50)
     consent: bool | None = None
     consent_text: str | None = Field(default=None, max_length=2000)
-    custom_context: dict[str, Any] | None = None
+    custom_context: Context | None = None
 
 
 class CallingWindow(_Strict):
@@ -84,4 +96,4 @@ class CampaignCreateRequest(_Strict):
     calling_window: CallingWindow = Field(default_factory=CallingWindow)
     stagger_minutes: float = Field(default=0, ge=0, le=1440)
     max_attempts: int = Field(default=3, ge=1, le=10)
-    context: dict[str, Any] = Field(default_factory=dict)
+    context: Context = Field(default_factory=dict)

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import threading
+import time
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,7 @@ from autocall.domain.brain.playbook import (
 )
 from autocall.domain.brain.playbooks import Playbook, playbook_for
 from autocall.models.enums import PURPOSE_OUTCOMES, AgentActionKind, CallPurpose, Outcome
+from autocall.observability import count
 
 logger = logging.getLogger(__name__)
 
@@ -247,13 +249,17 @@ class LlmBrain:
         self, ctx: CallContext, pb: Playbook, mem: dict[str, Any], u: Understanding, utterance: str
     ) -> Decision:
         settings = get_settings()
-        response = self._get_client().chat.completions.create(
-            model=settings.openai_model,
-            messages=_messages(ctx, pb, mem, utterance),
-            tools=tool_specs(ctx, pb),
-            temperature=settings.llm_temperature,
-            timeout=settings.llm_turn_deadline_s,
-        )
+        started = time.perf_counter()
+        try:
+            response = self._get_client().chat.completions.create(
+                model=settings.openai_model,
+                messages=_messages(ctx, pb, mem, utterance),
+                tools=tool_specs(ctx, pb),
+                temperature=settings.llm_temperature,
+                timeout=settings.llm_turn_deadline_s,
+            )
+        finally:  # failures too: a timeout shows up as latency at the deadline
+            count("LlmLatency", (time.perf_counter() - started) * 1000, unit="Milliseconds")
         message = response.choices[0].message
         text = spoken(message.content or "")
         calls = list(message.tool_calls or [])
@@ -266,6 +272,8 @@ class LlmBrain:
             text = rejected  # never let the caller hear a booking that did not happen
         elif not text:
             text = " ".join(said)
+        if not text and not end:  # every tool call was dropped and nothing is left to say: no dead air
+            raise LlmTurnFailed("no usable tool call and no text")
         if not end and mem["turns"] >= MAX_AGENT_TURNS:
             end = True
         if end:
@@ -301,10 +309,11 @@ class LlmBrain:
             try:
                 args = json.loads(call.function.arguments or "{}")
             except (json.JSONDecodeError, TypeError):
-                bump(mem, "llm_tools_dropped_bad_args")
-                continue
+                args = None
             if not isinstance(args, dict):
                 bump(mem, "llm_tools_dropped_bad_args")
+                if name in ("propose_slot", "confirm_slot", "schedule_callback"):  # the text may claim it
+                    rejected = "I'm sorry, I didn't catch the time. What time would suit you?"
                 continue
             if name in _GATED_WHEN_MANIPULATED and u.has("manipulation_attempt"):
                 bump(mem, "llm_tools_ignored_manipulation")

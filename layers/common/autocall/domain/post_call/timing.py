@@ -1,0 +1,75 @@
+"""When things happen after a call: retries, reminders, callbacks, follow-up calls; all inside the
+callee's calling window, in the callee's time zone. Pure functions of their arguments."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from autocall.domain.windows import CallingWindow, fit_into_window
+
+RETRY_BACKOFF = (timedelta(hours=2), timedelta(days=1), timedelta(days=2))
+REMINDER_LEADS = (("24h", timedelta(hours=24)), ("1h", timedelta(hours=1)))
+SCHEDULE_MARGIN = timedelta(minutes=2)  # EventBridge Scheduler's at() fires within a minute
+NEGOTIATION_DELAY_DAYS = 2
+FOLLOW_UP_HOUR = time(10, 0)
+
+
+def retry_delay(attempts_made: int) -> timedelta:
+    """2 h after the first attempt, a day after the second, two days after any later one."""
+    return RETRY_BACKOFF[min(max(attempts_made, 1), len(RETRY_BACKOFF)) - 1]
+
+
+def next_attempt_at(
+    finished: datetime, attempts_made: int, time_zone: str, window: CallingWindow, country: str | None = None
+) -> datetime:
+    return fit_into_window(finished + retry_delay(attempts_made), time_zone, window, country)
+
+
+def reminder_times(start: datetime, moment: datetime) -> list[tuple[str, datetime]]:
+    """The reminders still ahead of ``moment``: 24 h and 1 h before ``start``."""
+    return [(name, start - lead) for name, lead in REMINDER_LEADS if start - lead > moment + SCHEDULE_MARGIN]
+
+
+def callback_time(
+    requested: datetime, moment: datetime, time_zone: str, window: CallingWindow, country: str | None = None
+) -> datetime:
+    """The callee's requested time, not in the past, moved forward into the calling window."""
+    return fit_into_window(max(requested, moment + SCHEDULE_MARGIN), time_zone, window, country)
+
+
+def business_days_later(
+    moment: datetime,
+    days: int,
+    at: time,
+    time_zone: str,
+    window: CallingWindow,
+    country: str | None = None,
+) -> datetime:
+    """``days`` weekdays after ``moment`` at local time ``at``, inside the window."""
+    zone = ZoneInfo(time_zone)
+    day = moment.astimezone(zone).date()
+    left = days
+    while left:
+        day += timedelta(days=1)
+        left -= day.weekday() < 5
+    wanted = datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+    return fit_into_window(wanted, time_zone, window, country)
+
+
+def spoken_label(prefix: str, moment: datetime, time_zone: str) -> str:
+    """'demo_scheduled_tuesday_2pm' / '..._2_30pm': the moment in the callee's own clock."""
+    local = moment.astimezone(ZoneInfo(time_zone))
+    hour = local.hour % 12 or 12
+    minutes = f"_{local.minute:02d}" if local.minute else ""
+    return f"{prefix}_{local.strftime('%A').lower()}_{hour}{minutes}{'am' if local.hour < 12 else 'pm'}"
+
+
+def spoken_time(moment: datetime, time_zone: str) -> str:
+    """'Tuesday, December 1 at 2:00 PM PST'."""
+    local = moment.astimezone(ZoneInfo(time_zone))
+    hour = local.hour % 12 or 12
+    return (
+        f"{local.strftime('%A, %B')} {local.day} at {hour}:{local.minute:02d} "
+        f"{'AM' if local.hour < 12 else 'PM'} {local.tzname()}"
+    )
