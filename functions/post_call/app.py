@@ -41,7 +41,7 @@ STEPS: dict[str, Callable[[dict[str, Any], LambdaContext], dict[str, Any]]] = {
 }
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

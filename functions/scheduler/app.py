@@ -10,7 +10,7 @@ from autocall.observability import logger, metrics, tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
-@logger.inject_lambda_context(correlation_id_path="call_id")
+@logger.inject_lambda_context(correlation_id_path="call_id", clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -24,7 +24,7 @@ def _policy(effect: str, method_arn: str) -> dict[str, Any]:
     }
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     header = str(event.get("authorizationToken") or "")
     scheme, _, token = header.partition(" ")

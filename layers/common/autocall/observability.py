@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -9,6 +10,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 logger = Logger(service="autocall")
 tracer = Tracer(service="autocall")
 metrics = Metrics(namespace="Autocall", service="autocall")
+
+# Twilio's client logs every request's URL and query at INFO ("Calls.json?To=+1415…"): kept at
+# WARNING whatever level the function (or Lambda's ApplicationLogLevel) sets for the root logger.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 _PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")

@@ -3,7 +3,8 @@ when no secret is configured (unit tests).
 
 The secret named by ``SECRETS_ARN`` holds keys: ``api_token``, ``twilio_auth_token``,
 ``openai_api_key``, ``form_secrets`` (a JSON object form_id → HMAC key) and ``crm_webhook_secret``.
-Values are cached for five minutes, so a rotated secret is picked up without a redeploy.
+Values are cached for five minutes, so a rotated secret is picked up without a redeploy. A value
+left empty in the secret falls back to its env var, so a developer can set OPENAI_API_KEY locally.
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ def _load() -> dict[str, Any]:
 
 
 def get_secret(name: str) -> str:
+    """The secret's value; an empty one falls back to its env var (local development)."""
     value = _load().get(name, "")
     if isinstance(value, dict):
         return json.dumps(value)
-    return str(value or "")
+    return str(value or "") or os.environ.get(_ENV_FALLBACK.get(name, ""), "")
 
 
 def form_secret(form_id: str) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,11 +63,17 @@ def update_call(row: CallRow, actions: list[Any], condition: Any = None) -> bool
     return True
 
 
-def move_status(row: CallRow, status: CallStatus, extra: list[Any] | None = None) -> bool:
-    """Move a call forward to ``status``; never backwards, never out of a terminal status."""
+def move_status(
+    row: CallRow, status: CallStatus, extra: list[Any] | Callable[[CallRow], list[Any]] | None = None
+) -> bool:
+    """Move a call forward to ``status``; never backwards, never out of a terminal status.
+
+    ``extra`` may be a function of the row: when another write wins the version race, the extra
+    actions are computed again from the fresh row instead of overwriting what that write did."""
     condition = CallRow.status_rank < status.rank
-    actions = [CallRow.status.set(status.value), CallRow.status_rank.set(status.rank), *(extra or [])]
-    for _ in range(3):
+    for _ in range(5):
+        more = extra(row) if callable(extra) else (extra or [])
+        actions = [CallRow.status.set(status.value), CallRow.status_rank.set(status.rank), *more]
         if update_call(row, actions, condition):
             return True
         fresh = get_call(row.call_id)
@@ -112,9 +118,13 @@ def reschedule(row: CallRow, at: datetime, reason: str, schedule_name: str | Non
 
 def end_call(row: CallRow, status: CallStatus, reason: str, outcome: str | None = None) -> bool:
     """Close a call that will not be dialed (or not again), with the reason users will read."""
-    extra = [CallRow.reasons.set([*(row.reasons or []), {"at": iso(now()), "reason": reason}])]
-    if outcome:
-        extra.append(CallRow.outcome.set(outcome))
+
+    def extra(fresh: CallRow) -> list[Any]:
+        actions = [CallRow.reasons.set([*(fresh.reasons or []), {"at": iso(now()), "reason": reason}])]
+        if outcome:
+            actions.append(CallRow.outcome.set(outcome))
+        return actions
+
     return move_status(row, status, extra)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from autocall.config import get_settings
+from autocall.observability import scrub
 
 if TYPE_CHECKING:
     from twilio.http.http_client import TwilioHttpClient
@@ -153,14 +154,17 @@ class Telephony:
         from requests import RequestException
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
+        # Twilio's messages and the URLs in connection errors name the numbers ("Invalid 'To' Phone
+        # Number: +1415…", "Calls.json?To=%2B1415…"): scrubbed, and the original is not chained, so
+        # no traceback in the function's log (Lambda writes unhandled errors there) carries them.
         try:
             return request(**params)
         except TwilioRestException as exc:
-            raise _map_rest_error(exc.status, exc.code, str(exc.msg), placing=placing) from exc
+            raise _map_rest_error(exc.status, exc.code, scrub(str(exc.msg)), placing=placing) from None
         except RequestException as exc:  # timeouts and connection errors: the request may have landed
-            raise TelephonyUnavailable(f"Twilio unreachable: {exc}", placing=placing) from exc
+            raise TelephonyUnavailable(scrub(f"Twilio unreachable: {exc}"), placing=placing) from None
         except TwilioException as exc:
-            raise TelephonyUnavailable(f"Twilio client error: {exc}", placing=placing) from exc
+            raise TelephonyUnavailable(scrub(f"Twilio client error: {exc}"), placing=placing) from None
 
 
 def _map_rest_error(status: int, code: int | None, message: str, *, placing: bool) -> TelephonyError:

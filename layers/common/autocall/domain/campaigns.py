@@ -502,10 +502,11 @@ def pause_campaign(campaign_id: str) -> dict[str, Any]:
 
     def hold(call: CallRow) -> Callable[[], bool]:
         def task() -> bool:
+            name = call.schedule_name  # the update below reads the row back without it
             if not calls_repo.hold_scheduled(call, "campaign_paused"):
                 return False
-            if call.schedule_name:
-                scheduler.delete_schedule(call.schedule_name)
+            if name:
+                scheduler.delete_schedule(name)
             return True
 
         return task
@@ -524,7 +525,7 @@ def resume_campaign(campaign_id: str, continue_later: Callable[[str], None] | No
     moment = now()
     scheduled = _scheduled_calls(campaign_id)
     state = Fanout.load(campaign.fanout)
-    grid = SlotGrid(moment, timedelta(seconds=state.spacing_s if state else dial_spacing().total_seconds()))
+    grid = SlotGrid(moment, dial_spacing())  # calls gone past due catch up as fast as pacing allows
     held = sorted((c for c in scheduled if not c.schedule_name), key=lambda c: c.scheduled_time)
     for call in scheduled:
         if call.schedule_name:  # still armed: its slot is taken
@@ -571,10 +572,11 @@ def cancel_campaign(campaign_id: str) -> dict[str, Any]:
 
     def cancel(call: CallRow) -> Callable[[], bool]:
         def task() -> bool:
+            name = call.schedule_name
             if not calls_repo.cancel_scheduled(call, "campaign_canceled"):
                 return False
-            if call.schedule_name:
-                scheduler.delete_schedule(call.schedule_name)
+            if name:
+                scheduler.delete_schedule(name)
             return True
 
         return task

@@ -359,30 +359,39 @@ def status_changed(
         return None
     if call.twilio_sid and call_sid and call.twilio_sid != call_sid:
         return None  # a callback about another attempt's call
-    extra: list[Any] = []
-    if call_sid and not call.twilio_sid:  # the callback can beat the dialer's own save of the SID
-        extra.append(CallRow.twilio_sid.set(call_sid))
-    if status == CallStatus.IN_PROGRESS:
-        count("CallsAnswered")
-    if status.terminal:
+    outcomes: list[str] = []
+
+    def extra(fresh: CallRow) -> list[Any]:
+        """Computed from the freshest row: the dialer may be saving the SID at the same moment."""
+        actions: list[Any] = []
+        if call_sid and not fresh.twilio_sid:  # the callback can beat the dialer's own save of the SID
+            actions.append(CallRow.twilio_sid.set(call_sid))
+        if not status.terminal:
+            return actions
         if duration_s is not None:
-            extra.append(CallRow.duration_s.set(duration_s))
-        if answered_by and not call.answered_by:
-            extra.append(CallRow.answered_by.set(answered_by))
-        outcome = call.outcome or _outcome_without_conversation(status, call)
-        extra.append(CallRow.outcome.set(outcome))
-        history = list(call.attempt_history or [])
+            actions.append(CallRow.duration_s.set(duration_s))
+        if answered_by and not fresh.answered_by:
+            actions.append(CallRow.answered_by.set(answered_by))
+        outcomes[:] = [fresh.outcome or _outcome_without_conversation(status, fresh)]
+        actions.append(CallRow.outcome.set(outcomes[0]))
+        history = list(fresh.attempt_history or [])
         if history:
             history[-1] = {
                 **history[-1],
+                "twilio_sid": history[-1].get("twilio_sid") or call_sid,
                 "result": status.value,
                 "ended_at": repo.iso(now()),
                 "duration_s": duration_s,
             }
-            extra.append(CallRow.attempt_history.set(history))
+            actions.append(CallRow.attempt_history.set(history))
+        return actions
+
     if not repo.move_status(call, status, extra):
         return None
+    if status == CallStatus.IN_PROGRESS:
+        count("CallsAnswered")
     if status.terminal:
+        outcome = outcomes[0] if outcomes else None
         release_dial_slot(call_id)  # this callback is the one that ended the call: free its slot once
         # the update that moved the call wrote ``outcome``: no need to read the call back for it
         count("CallOutcome", outcome=outcome or "unknown", purpose=call.purpose)

@@ -157,16 +157,21 @@ def _place(call: CallRow, contact: ContactRow) -> DialResult:
 
 
 def _record_sid(call: CallRow, sid: str) -> None:
-    fresh = repo.get_call(call.call_id) or call
-    history = list(fresh.attempt_history or [])
-    if history:
-        history[-1] = {**history[-1], "twilio_sid": sid}
-    repo.update_call(
-        fresh,
-        [CallRow.twilio_sid.set(sid), CallRow.attempt_history.set(history)],
-        condition=CallRow.twilio_sid.does_not_exist(),
-    )
-    repo.move_status(repo.get_call(call.call_id) or fresh, CallStatus.QUEUED)
+    """Save the SID unless a status callback already did (they race); retry a lost version race."""
+    for _ in range(3):
+        fresh = repo.get_call(call.call_id) or call
+        if fresh.twilio_sid:
+            break
+        history = list(fresh.attempt_history or [])
+        if history:
+            history[-1] = {**history[-1], "twilio_sid": sid}
+        if repo.update_call(
+            fresh,
+            [CallRow.twilio_sid.set(sid), CallRow.attempt_history.set(history)],
+            condition=CallRow.twilio_sid.does_not_exist(),
+        ):
+            break
+    repo.move_status(repo.get_call(call.call_id) or call, CallStatus.QUEUED)
 
 
 def _reconcile(call: CallRow) -> DialResult:

@@ -48,7 +48,7 @@ def say_and_gather(text: str, action_url: str, timeout_s: int = 6) -> str:
 
 def say_and_hangup(text: str) -> str:
     response = VoiceResponse()
-    if text:
+    if speakable(text):  # an empty <Say> is an error to Twilio (13520), not silence
         response.say(speakable(text), voice=VOICE, language=LANGUAGE)
     response.hangup()
     return str(response)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 from autocall.domain.brain.base import Brain
@@ -11,7 +10,9 @@ from autocall.domain.brain.playbook import PlaybookBrain
 
 @lru_cache(maxsize=1)
 def get_brain() -> Brain:
-    api_key = os.environ.get("OPENAI_API_KEY", "").strip()
+    from autocall.secrets import get_secret
+
+    api_key = get_secret("openai_api_key").strip()
     if api_key:
         from autocall.domain.brain.llm import LlmBrain
 
