@@ -7,7 +7,7 @@ REQS := requirements-dev.txt layers/common/requirements.txt
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 PYTEST_FLAGS ?=
 
-.PHONY: venv lint test test-fast unit integration e2e run demo bench sam-validate clean
+.PHONY: venv lint test test-fast unit integration e2e reliability run demo bench sam-validate clean
 
 $(STAMP): $(REQS)
 	@echo "==> building $(VENV) with $(PYTHON)"
@@ -25,10 +25,12 @@ lint: venv
 	$(BIN)/mypy layers/common/autocall
 	$(BIN)/cfn-lint template.yaml
 
-# unit + integration share one process (moto in-process); e2e starts the local stack in its own.
+# unit + integration + in-process reliability share one process (moto in-process); e2e starts the
+# local stack in its own, and so does the reliability suite's local-stack part (it restarts it).
 test: lint
-	$(BIN)/pytest tests --ignore=tests/e2e $(PYTEST_FLAGS)
+	$(BIN)/pytest tests --ignore=tests/e2e --ignore=tests/reliability/e2e $(PYTEST_FLAGS)
 	$(BIN)/pytest tests/e2e $(PYTEST_FLAGS)
+	$(BIN)/pytest tests/reliability/e2e $(PYTEST_FLAGS)
 
 unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_FLAGS)
@@ -38,6 +40,10 @@ integration: venv
 
 e2e: venv
 	$(BIN)/pytest tests/e2e $(PYTEST_FLAGS)
+
+reliability: venv
+	$(BIN)/pytest tests/reliability --ignore=tests/reliability/e2e $(PYTEST_FLAGS)
+	$(BIN)/pytest tests/reliability/e2e $(PYTEST_FLAGS)
 
 run: venv
 	$(BIN)/python -m local

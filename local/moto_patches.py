@@ -8,7 +8,10 @@
 2. It serializes DynamoDB item responses by walking the botocore shape attribute by attribute
    (over half of a GetItem's time); those results are already plain JSON data, so they are dumped
    as they are.
-3. Its server routes every request under one lock by matching the host against hundreds of URL
+3. A query on a secondary index sorts every item of the table, then checks each against the key
+   conditions (and sorts what it keeps again): with 10,000 calls that is most of the dialer's time.
+   It is handed only the items with the index's hash key instead, found with plain comparisons.
+4. Its server routes every request under one lock by matching the host against hundreds of URL
    patterns. The answer for a host never changes: it is remembered."""
 
 from __future__ import annotations
@@ -77,6 +80,52 @@ def dump_dynamodb_items() -> None:
     DynamoResult._autocall_dumped = True  # type: ignore[attr-defined]
 
 
+_INDEX_QUERY = threading.local()
+
+
+def _same_text(value: Any, text: str) -> bool:
+    return value is not None and value.type == "S" and value.value == text
+
+
+def query_index_without_sorting_the_table() -> None:
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table, "_autocall_index_query", False):
+        return
+    query, all_items = Table.query, Table.all_items
+
+    @functools.wraps(query)
+    def index_query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[7] if len(args) > 7 else None)
+        # the query checks its key conditions on every item it is given, and sorts what it keeps
+        _INDEX_QUERY.hash_keys = kwargs.get("hash_key_conditions") or [] if index_name else None
+        try:
+            return query(self, *args, **kwargs)
+        finally:
+            _INDEX_QUERY.hash_keys = None
+
+    @functools.wraps(all_items)
+    def items(self: Any) -> Any:
+        hash_keys = getattr(_INDEX_QUERY, "hash_keys", None)
+        if hash_keys is None:
+            return all_items(self)
+        found = (
+            [item for hash_set in self.items.values() for item in hash_set.values()]
+            if self.range_key_attr
+            else list(self.items.values())
+        )
+        for name, wanted in hash_keys:  # the same items the query would keep, found cheaply
+            if wanted.type != "S":  # numbers compare by value, not by their text
+                found = [item for item in found if item.attrs.get(name) == wanted]
+                continue
+            found = [item for item in found if _same_text(item.attrs.get(name), wanted.value)]
+        return found
+
+    Table.query = index_query  # type: ignore[method-assign]
+    Table.all_items = items  # type: ignore[method-assign]
+    Table._autocall_index_query = True  # type: ignore[attr-defined]
+
+
 def remember_server_routes() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -98,4 +147,5 @@ def remember_server_routes() -> None:
 def patch_moto() -> None:
     make_dynamodb_atomic()
     dump_dynamodb_items()
+    query_index_without_sorting_the_table()
     remember_server_routes()

@@ -1,4 +1,5 @@
-"""The dialer, fired by a call's one-time schedule (or directly when the call is due now)."""
+"""The dialer, fired by a call's one-time schedule (or directly when the call is due now), and the
+watchdog of a placed call, fired by its own schedule."""
 
 from __future__ import annotations
 
@@ -18,4 +19,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if not isinstance(call_id, str) or not call_id:
         logger.error("scheduler event without call_id")
         return {"action": "skipped", "reason": "missing call_id"}
+    if event.get("watch"):  # the watchdog of a placed call: never dials
+        return asdict(dialer.watch(call_id))
     return asdict(dialer.dial(call_id))

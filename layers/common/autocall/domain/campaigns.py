@@ -267,11 +267,13 @@ def _run_page(campaign_id: str, owner: str) -> PageResult | None:
     claimed = _claim_page(campaign_id, owner)
     if claimed is None:
         return None
-    campaign, state, first = claimed
+    campaign, state, first, replay = claimed
     try:
         contacts, cursor = _contacts_page(campaign, state.cursor)
         grid = state.grid(first)
-        result, by_reason = _write_page(campaign, state, grid, contacts)
+        # calls of this campaign exist only from an earlier pass or an earlier try of this page
+        may_exist = replay or state.pass_no > 1
+        result, by_reason = _write_page(campaign, state, grid, contacts, may_exist)
     except Exception:
         _release_claim(campaign_id, owner)
         raise
@@ -279,7 +281,7 @@ def _run_page(campaign_id: str, owner: str) -> PageResult | None:
     return result
 
 
-def _claim_page(campaign_id: str, owner: str) -> tuple[CampaignRow, Fanout, int] | None:
+def _claim_page(campaign_id: str, owner: str) -> tuple[CampaignRow, Fanout, int, bool] | None:
     for _ in range(5):
         campaign = get_campaign(campaign_id)
         state = Fanout.load(campaign.fanout)
@@ -289,9 +291,10 @@ def _claim_page(campaign_id: str, owner: str) -> tuple[CampaignRow, Fanout, int]
             return None
         # a run died on this page: write it again from the same first slot
         first = int(state.claim["first"]) if state.claim else max(state.first, state.grid(0).slot_at(now()))
+        replay = state.claim is not None
         state.claim = {"owner": owner, "at": now().isoformat(), "first": first}
         if repo.save_fanout(campaign, asdict(state)):
-            return campaign, state, first
+            return campaign, state, first, replay
     raise Conflict("the campaign keeps changing; its fan-out will resume when triggered again", "campaign_id")
 
 
@@ -374,7 +377,7 @@ def _window_opening(zone: str, window: CallingWindow, country: str | None, horiz
 
 
 def _write_page(
-    campaign: CampaignRow, state: Fanout, grid: SlotGrid, contacts: list[ContactRow | str]
+    campaign: CampaignRow, state: Fanout, grid: SlotGrid, contacts: list[ContactRow | str], may_exist: bool
 ) -> tuple[PageResult, Counter[str]]:
     moment = now()
     horizon = moment + MAX_AHEAD
@@ -382,7 +385,7 @@ def _write_page(
     context = {**(campaign.context or {}), "campaign": campaign.name}
     ids = [c if isinstance(c, str) else c.contact_id for c in contacts]
     call_ids = {cid: campaign_call_id(campaign.campaign_id, cid) for cid in ids}
-    existing = calls_repo.get_calls(list(call_ids.values()), CALL_FIELDS) if call_ids else {}
+    existing = calls_repo.get_calls(list(call_ids.values()), CALL_FIELDS) if call_ids and may_exist else {}
     phones = [c.phone for c in contacts if not isinstance(c, str) and call_ids[c.contact_id] not in existing]
     suppressed = suppressed_among(phones) if phones else set()
     result, by_reason = PageResult(), Counter[str]()

@@ -363,6 +363,8 @@ def status_changed(
 
     def extra(fresh: CallRow) -> list[Any]:
         """Computed from the freshest row: the dialer may be saving the SID at the same moment."""
+        if _stale_callback(fresh, call_sid):
+            raise _StaleCallback
         actions: list[Any] = []
         if call_sid and not fresh.twilio_sid:  # the callback can beat the dialer's own save of the SID
             actions.append(CallRow.twilio_sid.set(call_sid))
@@ -386,7 +388,10 @@ def status_changed(
             actions.append(CallRow.attempt_history.set(history))
         return actions
 
-    if not repo.move_status(call, status, extra):
+    try:
+        if not repo.move_status(call, status, extra):
+            return None
+    except _StaleCallback:
         return None
     if status == CallStatus.IN_PROGRESS:
         count("CallsAnswered")
@@ -397,6 +402,17 @@ def status_changed(
         count("CallOutcome", outcome=outcome or "unknown", purpose=call.purpose)
         return status
     return None
+
+
+class _StaleCallback(Exception):
+    """A callback about no attempt on the line: it must not move the call."""
+
+
+def _stale_callback(call: CallRow, call_sid: str | None) -> bool:
+    """The call is not dialed (a retry waits: a late callback of the last attempt would revive it),
+    or the callback names the Twilio call of an earlier attempt."""
+    earlier = {attempt.get("twilio_sid") for attempt in (call.attempt_history or [])[:-1]}
+    return call.status == CallStatus.SCHEDULED.value or (call_sid is not None and call_sid in earlier)
 
 
 def _outcome_without_conversation(status: CallStatus, call: CallRow) -> str:

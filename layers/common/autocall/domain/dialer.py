@@ -37,8 +37,10 @@ LIVE = {
 BUSY_CONTACT_DELAY = timedelta(minutes=10)
 RATE_LIMIT_DELAY = timedelta(seconds=30)
 RECONCILE_SKEW = timedelta(seconds=30)
+LIVE_CHECK_AFTER = timedelta(hours=1)  # a call live this long may have lost its last status callback
 MAX_UNPLACED_DIALS = 8  # creates Twilio refused (429) or lost (5xx, not placed) in a row: then give up
 UNPLACED = frozenset({"twilio_rate_limited", "dial_not_placed"})
+TWILIO_TERMINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,47 @@ def _record_sid(call: CallRow, sid: str) -> None:
         ):
             break
     repo.move_status(repo.get_call(call.call_id) or call, CallStatus.QUEUED)
+    _watch_at(call.call_id, now() + LIVE_CHECK_AFTER)  # in case its last status callback is lost
+
+
+def watch(call_id: str) -> DialResult:
+    """The watchdog (its own schedule, never a dial): a call still live an hour after it was placed
+    may have ended while our API could not take Twilio's last status callback. Twilio knows: a call
+    that is over is closed as if the callback had come."""
+    call = repo.get_call(call_id)
+    if call is None or call.status not in LIVE or not call.twilio_sid:
+        return DialResult(call_id, "skipped", f"call_is_{call.status if call else 'unknown'}")
+    return _check_live(call, call.twilio_sid)
+
+
+def _watch_at(call_id: str, at: datetime) -> None:
+    scheduler.put_one_time_schedule(f"watch-{call_id}", at, {"call_id": call_id, "watch": True})
+
+
+def _check_live(call: CallRow, sid: str) -> DialResult:
+    from autocall.adapters.telephony import CallNotFound
+    from autocall.domain.conversation import status_changed
+    from autocall.domain.post_call_start import start_after_call
+
+    try:
+        info = _telephony().fetch_call(sid)
+    except CallNotFound:
+        count("TwilioErrors")
+        return _end(call, CallStatus.FAILED, "twilio_call_not_found")
+    except Exception:
+        info = None
+    if info is None or info.status not in TWILIO_TERMINAL:
+        _watch_at(call.call_id, now() + LIVE_CHECK_AFTER)
+        return DialResult(call.call_id, "skipped", "call_still_live", twilio_sid=sid)
+    count("LostStatusCallbacks")
+    repo.update_call(call, [CallRow.reasons.set([*(call.reasons or []), _reason("status_callback_lost")])])
+    if status_changed(call.call_id, info.status, info.duration, None, info.sid) is not None:
+        start_after_call(call.call_id)
+    return DialResult(call.call_id, "reconciled", "status_callback_lost", twilio_sid=info.sid)
+
+
+def _reason(reason: str) -> dict[str, str]:
+    return {"at": repo.iso(now()), "reason": reason}
 
 
 def _reconcile(call: CallRow) -> DialResult:

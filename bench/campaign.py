@@ -1,0 +1,337 @@
+"""A campaign at scale on the embedded local stack, with the fast clock.
+
+    .venv/bin/python bench/campaign.py [--contacts 10000] [--cps 1] [--max-concurrent 10]
+
+Contacts across every US time zone and a few abroad are called by one campaign through the real
+path: API → fan-out → EventBridge Scheduler (moto + the pump) → dialer → carrier simulator →
+Twilio webhooks → post-call chain. The pump skips the clock to the next due schedule whenever
+nothing is in flight, so a campaign spread over a day runs in the time its calls take.
+
+Prints: calls scheduled per second by the fan-out beside raw CreateSchedule throughput measured
+in the same run (same client, same thread-pool size), calls completed, calls placed outside the
+callee's calling window (must be 0), duplicate dials (must be 0), and the peak of concurrent calls
+beside the limit. A script that prints figures, not a test."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+
+import requests  # noqa: E402
+from autocall.clock import CLOCK  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+# (number prefix, time zone, country, share): every US zone and a few abroad
+ZONES = [
+    ("+1212", "America/New_York", "US", 0.30),
+    ("+1404", "America/New_York", "US", 0.10),
+    ("+1312", "America/Chicago", "US", 0.15),
+    ("+1214", "America/Chicago", "US", 0.08),
+    ("+1303", "America/Denver", "US", 0.06),
+    ("+1602", "America/Phoenix", "US", 0.03),
+    ("+1415", "America/Los_Angeles", "US", 0.12),
+    ("+1206", "America/Los_Angeles", "US", 0.05),
+    ("+1907", "America/Anchorage", "US", 0.02),
+    ("+1808", "Pacific/Honolulu", "US", 0.02),
+    ("+4420", "Europe/London", "GB", 0.02),
+    ("+4930", "Europe/Berlin", "DE", 0.02),
+    ("+8133", "Asia/Tokyo", "JP", 0.01),
+    ("+6128", "Australia/Sydney", "AU", 0.01),
+    ("+9122", "Asia/Kolkata", "IN", 0.01),
+]
+# how callees behave: short calls dominate, as in real outbound campaigns
+PERSONAS = [
+    ("no_answer", 0.35),
+    ("busy", 0.10),
+    ("voicemail", 0.20),
+    ("not_interested", 0.15),
+    ("interested_buyer", 0.10),
+    ("gatekeeper", 0.10),
+]
+START = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)  # a Saturday: every window closed until Monday
+TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
+
+
+@dataclass
+class Peaks:
+    slots: int = 0
+    carrier: int = 0
+
+
+def make_contacts(count: int, seed: int = 7) -> tuple[list[Any], dict[str, str], set[str]]:
+    """Contacts tagged "bench" (1% without consent, 1% on the do-not-call list), their personas."""
+    from autocall.adapters.tables import ContactRow
+
+    rng = random.Random(seed)
+    moment = CLOCK.now()
+    rows, personas, suppressed = [], {}, set()
+    for index in range(count):
+        prefix, zone, country, _ = rng.choices(ZONES, weights=[z[3] for z in ZONES])[0]
+        phone = f"{prefix}{5550000 + index:07d}"[: len(prefix) + 7]
+        personas[phone] = rng.choices([p[0] for p in PERSONAS], weights=[p[1] for p in PERSONAS])[0]
+        if index % 100 == 50:
+            suppressed.add(phone)
+        rows.append(
+            ContactRow(
+                contact_id=f"bench-{index:06d}",
+                name=f"Callee {index}",
+                phone=phone,
+                time_zone=zone,
+                country=country,
+                tags={"bench"},
+                consent=index % 100 != 99,
+                ai_interaction_history=[],
+                custom_context={},
+                created_at=moment,
+                updated_at=moment,
+                version=1,
+            )
+        )
+    return rows, personas, suppressed
+
+
+def load_contacts(rows: list[Any], suppressed: set[str]) -> None:
+    from autocall.adapters.tables import ContactRow, SuppressionRow
+
+    with ContactRow.batch_write() as batch:
+        for row in rows:
+            batch.save(row)
+    with SuppressionRow.batch_write() as batch:
+        for phone in suppressed:
+            batch.save(SuppressionRow(phone=phone, reason="opted_out", created_at=CLOCK.now()))
+
+
+def raw_schedule_rate(count: int, workers: int) -> float:
+    """CreateSchedule calls per second, nothing else, with the fan-out's pool size and client."""
+    from autocall.adapters import scheduler
+
+    client = scheduler._scheduler()
+    group = "bench-raw"
+    client.create_schedule_group(Name=group)
+    target = {
+        "Arn": "arn:aws:lambda:us-east-1:123456789012:function:none",
+        "RoleArn": "arn:aws:iam::1:role/x",
+    }
+
+    def create(index: int) -> None:
+        client.create_schedule(
+            Name=f"raw-{index}",
+            GroupName=group,
+            ScheduleExpression="at(2030-01-01T00:00:00)",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={**target, "Input": '{"call_id": "x"}'},
+            ActionAfterCompletion="DELETE",
+            State="DISABLED",  # never fired, and the pump does not skip the clock to it
+        )
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(create, range(count)))
+    elapsed = time.perf_counter() - started
+    client.delete_schedule_group(Name=group)
+    return count / elapsed
+
+
+def sample_peaks(stack: Any, peaks: Peaks, stop: threading.Event) -> None:
+    """Concurrent calls as the pacing counter (slots held) and the carrier (calls alive) see them."""
+    from autocall.domain.pacing import slot_holders
+
+    while not stop.wait(0.05):
+        peaks.slots = max(peaks.slots, len(slot_holders() or {}))
+        peaks.carrier = max(peaks.carrier, stack.carrier._active)
+
+
+def campaign_calls(campaign_id: str) -> list[Any]:
+    from autocall.adapters.tables import CallRow
+
+    return list(CallRow.by_campaign.query(campaign_id))
+
+
+def terminal_count(campaign_id: str) -> tuple[int, Counter[str]]:
+    from autocall.adapters.tables import CallRow
+
+    statuses = Counter(c.status for c in CallRow.by_campaign.query(campaign_id, attributes_to_get=["status"]))
+    return sum(n for status, n in statuses.items() if status in TERMINAL), statuses
+
+
+def wait_for_calls(stack: Any, campaign_id: str, expected: int, budget: float) -> tuple[int, float]:
+    """Until every call is in a terminal status, or ``budget`` wall seconds. Reading 10,000 calls
+    costs the stack a second of CPU, so it is done every 15 s for a progress line, and when the
+    stack looks finished: nothing due, nothing in flight."""
+    started = time.perf_counter()
+    shown = started
+    while (elapsed := time.perf_counter() - started) < budget:
+        time.sleep(0.5)
+        finished = stack.pump.next_due() is None and stack.idle()
+        if not finished and time.perf_counter() - shown < 15:
+            continue
+        shown = time.perf_counter()
+        done, statuses = terminal_count(campaign_id)
+        if done >= expected:
+            return done, time.perf_counter() - started
+        print(
+            f"  {elapsed:5.0f} s  {CLOCK.now():%a %H:%M}  done {done:,}/{expected:,}  {dict(statuses)}",
+            flush=True,
+        )
+    return terminal_count(campaign_id)[0], time.perf_counter() - started
+
+
+def audit(
+    placed: list[Any], calls: list[Any], contacts: dict[str, Any], window_config: dict[str, Any]
+) -> dict[str, int]:
+    """Dials the carrier received outside the callee's window, and dials beyond one per attempt.
+
+    ``placed`` (the carrier's calls) is read before ``calls``: an attempt is counted on the call
+    before it is dialed, so calls still running when the bench stops cannot look like duplicates."""
+    from autocall.domain.windows import CallingWindow, is_open
+
+    window = CallingWindow.from_config(window_config)
+    dials_to = Counter(sim.to for sim in placed)
+    outside = sum(
+        1
+        for sim in placed
+        if not is_open(sim.date_created, contacts[sim.to].time_zone, window, contacts[sim.to].country)
+    )
+    phone_of = {row.contact_id: phone for phone, row in contacts.items()}
+    calls_per_contact = Counter(call.contact_id for call in calls)
+    duplicates = sum(n - 1 for n in calls_per_contact.values())
+    duplicates += sum(max(0, dials_to[phone_of[c.contact_id]] - int(c.attempts or 0)) for c in calls)
+    return {"outside": outside, "duplicates": duplicates, "dials": len(placed)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--cps", type=float, default=1.0, help="calls per second (a new Twilio account: 1)")
+    parser.add_argument("--max-concurrent", type=int, default=10)
+    parser.add_argument("--speed", type=float, default=10.0, help="virtual seconds per wall second")
+    parser.add_argument("--raw", type=int, default=2000, help="schedules created to measure CreateSchedule")
+    parser.add_argument("--run-seconds", type=float, default=150.0, help="wall time the calls may run")
+    parser.add_argument("--until-done", action="store_true", help="run the calls until all are done")
+    parser.add_argument("--no-post-call", action="store_true", help="skip the post-call chain (no retries)")
+    args = parser.parse_args()
+
+    from autocall.domain import campaigns
+
+    from local.stack import LocalStack, free_port
+
+    stack = LocalStack(
+        port=free_port(),
+        carrier_port=free_port(),
+        moto_port=free_port(),
+        clock_speed=args.speed,
+        skip_idle=True,
+        extra_env={
+            "CALLS_PER_SECOND": str(args.cps),
+            "MAX_CONCURRENT_CALLS": str(args.max_concurrent),
+            **({"POST_CALL_STATE_MACHINE_ARN": ""} if args.no_post_call else {}),
+        },
+    ).start()
+    wall_started = time.perf_counter()
+    CLOCK.freeze(START)
+    CLOCK.set_speed(args.speed)
+    try:
+        rows, personas, suppressed = make_contacts(args.contacts)
+        load_contacts(rows, suppressed)
+        for phone, persona in personas.items():
+            stack.carrier.register_callee(phone, persona)
+        contacts = {row.phone: row for row in rows}
+        raw_rate = raw_schedule_rate(min(args.raw, args.contacts), campaigns.FANOUT_WORKERS)
+
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {stack.api_token}"
+        window = {"start": "09:00", "end": "20:00", "exclude_weekends": True, "exclude_holidays": True}
+        created = session.post(
+            f"{stack.url}/campaigns",
+            json={"name": "Bench", "purpose": "sales_outreach", "tag": "bench", "calling_window": window},
+            timeout=60,
+        ).json()
+        campaign_id = created["campaign_id"]
+        virtual_started = CLOCK.now()
+        fanout_started = time.perf_counter()
+        answer = session.post(
+            f"{stack.url}/calls/api/calls/trigger_campaign_calls/",
+            json={"campaign_id": campaign_id},
+            timeout=120,
+        )
+        first_page = time.perf_counter() - fanout_started
+        while (state := campaigns.get_campaign(campaign_id).fanout).get("done") is not True:
+            time.sleep(0.2)
+        # the fan-out's own start and finish, in virtual time (nothing is skipped while it runs)
+        started, finished = (datetime.fromisoformat(state[k]) for k in ("started_at", "finished_at"))
+        fanout_s = (finished - started).total_seconds() / args.speed
+        scheduled = int(state["created"])
+        peaks, stop = Peaks(), threading.Event()
+        sampler = threading.Thread(target=sample_peaks, args=(stack, peaks, stop), daemon=True)
+        sampler.start()
+        budget = 10 * 3600.0 if args.until_done else args.run_seconds
+        done, waited = wait_for_calls(stack, campaign_id, scheduled, budget)
+        stop.set()
+        sampler.join()
+        virtual_span = CLOCK.now() - virtual_started
+        placed = stack.carrier.calls()
+        calls = campaign_calls(campaign_id)
+        checks = audit(placed, calls, contacts, window)
+        stats = session.get(f"{stack.url}/campaigns/{campaign_id}/stats", timeout=300).json()
+    finally:
+        stack.stop()
+
+    rate, ratio = scheduled / fanout_s, scheduled / fanout_s / raw_rate
+    per_second = done / waited if waited else 0.0
+    left = (
+        f"the rest needs ~{(scheduled - done) / per_second / 60:.0f} min more"
+        if done < scheduled
+        else "all done"
+    )
+    table = Table(title=f"campaign of {args.contacts:,} contacts on the local stack ({args.cps:g} CPS)")
+    for column, justify in (("figure", "left"), ("value", "right"), ("note", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table.add_row(
+        "API answer, first page", f"{answer.status_code} in {first_page:.2f} s", "202: the rest runs async"
+    )
+    table.add_row("calls scheduled", f"{scheduled:,}", f"skipped {state['skipped']}")
+    table.add_row("fan-out", f"{rate:,.0f} calls/s", f"{fanout_s:.1f} s for the whole fan-out")
+    table.add_row(
+        "raw CreateSchedule", f"{raw_rate:,.0f} /s", f"same client, {campaigns.FANOUT_WORKERS} threads"
+    )
+    table.add_row("fan-out / raw", f"{ratio:.2f}", "target >= 0.80" + (" ok" if ratio >= 0.8 else " MISSED"))
+    table.add_row("calls completed", f"{done:,} / {scheduled:,}", f"in {waited:.0f} s wall; {left}")
+    table.add_row("dials placed", f"{checks['dials']:,}", f"attempts recorded {stats['attempts']:,}")
+    table.add_row("dials outside window", str(checks["outside"]), "must be 0")
+    table.add_row("duplicate dials", str(checks["duplicates"]), "must be 0")
+    verdict = " ok" if peaks.slots <= args.max_concurrent else " EXCEEDED"
+    table.add_row(
+        "peak concurrent calls",
+        f"{peaks.slots} (carrier {peaks.carrier})",
+        f"limit {args.max_concurrent}{verdict}",
+    )
+    table.add_row("answer rate", f"{stats['answer_rate']}", f"conversion {stats['conversion_rate']}")
+    table.add_row("average duration", f"{stats['average_duration_seconds']} s", "")
+    table.add_row("cost estimate", f"${stats['cost_estimate_usd']['total']:,.2f}", "voice + speech + AMD")
+    wall = time.perf_counter() - wall_started
+    table.add_row(
+        "virtual time", str(virtual_span).split(".")[0], f"wall {wall:.0f} s, clock x{args.speed:g} + skips"
+    )
+    Console().print(table)
+    print(f"outcomes: {stats['counts']['by_outcome']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+"""What the bench scripts share: import paths, quiet handlers, moto in-process with the template's
+resources, signed Twilio webhook events, and the figures (median, p99)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common")]
+for _key, _value in {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "Autocall",
+}.items():
+    os.environ.setdefault(_key, _value)
+os.environ.pop("OPENAI_API_KEY", None)  # the playbook brain: the LLM is not what we measure
+
+WEBHOOK_DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
+PUBLIC_BASE_URL = f"https://{WEBHOOK_DOMAIN}/prod"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[98] if len(values) > 1 else values[0]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+class Sink(io.TextIOBase):
+    """Counts what is written to it and keeps none of it."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    def write(self, text: str) -> int:
+        self.written += len(text.encode("utf-8", "replace"))
+        return len(text)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[Sink]:
+    """Handlers print EMF metrics and logs on stdout (real work, kept); the bench shows figures only."""
+    sink = Sink()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        yield sink
+
+
+class Stopwatch:
+    """Time spent inside moto's emulated services: on AWS that time is the service's and the
+    network's, not the handler's, so the handler's own time is wall time minus this."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.requests = 0
+
+    def install(self) -> None:
+        from moto.core.botocore_stubber import BotocoreStubber
+
+        original = BotocoreStubber.process_request
+        watch = self
+
+        def timed(stubber: Any, request: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(stubber, request)
+            finally:
+                watch.seconds += time.perf_counter() - started
+                watch.requests += 1
+
+        BotocoreStubber.process_request = timed  # type: ignore[method-assign]
+
+
+@dataclass
+class InProcessAws:
+    """moto in-process with every resource of template.yaml (as tests/integration/conftest.py)."""
+
+    registry: Any
+    secrets: dict[str, Any]
+    template: Any
+
+
+@contextlib.contextmanager
+def in_process_aws() -> Iterator[InProcessAws]:
+    from moto import mock_aws
+
+    from local.lambdas import FunctionRegistry, route_moto_lambda
+    from local.resources import configure_moto, create_resources
+    from local.stack import apply_environment, local_secrets
+    from local.template import LocalTemplate
+
+    configure_moto()
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    saved = dict(os.environ)
+    with mock_aws():
+        template = LocalTemplate()
+        secrets = local_secrets()
+        apply_environment({"SECRETS_ARN": ""})
+        overrides = create_resources(template, secrets)
+        template.overrides.update(overrides)
+        env = template.function_environment()
+        env.update({"PUBLIC_BASE_URL": "", "TWILIO_AUTH_TOKEN": secrets["twilio_auth_token"]})
+        env["SECRETS_ARN"] = overrides["AutocallSecrets"]
+        apply_environment(env)
+        registry = FunctionRegistry(template)
+        route_moto_lambda(registry)
+        try:
+            yield InProcessAws(registry, secrets, template)
+        finally:
+            registry.shutdown()
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def webhook_event(path: str, query: dict[str, str], form: dict[str, str], auth_token: str) -> dict[str, Any]:
+    """A Twilio webhook as API Gateway (REST, proxy) hands it to Lambda, signed as Twilio signs."""
+    from autocall.twilio_signature import compute
+
+    url = f"{PUBLIC_BASE_URL}{path}?{urlencode(query)}"
+    body = urlencode(form)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Host": WEBHOOK_DOMAIN,
+        "X-Forwarded-Proto": "https",
+        "X-Twilio-Signature": compute(auth_token, url, form),
+        "User-Agent": "TwilioProxy/1.1",
+    }
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": "POST",
+            "path": f"/prod{path}",
+            "stage": "prod",
+            "domainName": WEBHOOK_DOMAIN,
+            "requestId": "bench",
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "identity": {"sourceIp": "54.172.60.1"},
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def lambda_context(name: str, memory_mb: int = 1024) -> Any:
+    from local.lambdas import FakeLambdaContext
+
+    return FakeLambdaContext(function_name=name, memory_limit_in_mb=memory_mb, aws_request_id="bench")
+
+
+# --- the local stack ------------------------------------------------------------------------------
+
+WEDNESDAY_NOON_EASTERN = "2026-11-25T17:00:00+00:00"  # inside every US calling window
+
+
+@contextlib.contextmanager
+def local_stack(workers: int = 64, serialize_api: bool = True, **env: str) -> Iterator[Any]:
+    """The embedded local stack on free ports, pacing out of the way, the clock at a weekday noon
+    (Eastern) moving at wall speed, the carrier with ``workers`` call threads, API events one at a
+    time unless told otherwise (see ``one_request_at_a_time``)."""
+    from datetime import datetime
+
+    from autocall.clock import CLOCK
+
+    import local.carrier
+    from local.stack import LocalStack, free_port
+
+    class Carrier(local.carrier.CarrierSimulator):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **{**kwargs, "workers": workers})
+
+    original = local.carrier.CarrierSimulator
+    local.carrier.CarrierSimulator = Carrier  # type: ignore[misc]
+    settings = {"CALLS_PER_SECOND": "10000", "MAX_CONCURRENT_CALLS": "100000", **env}
+    stack = LocalStack(port=free_port(), carrier_port=free_port(), moto_port=free_port(), extra_env=settings)
+    try:
+        with quiet():
+            stack.start()
+        CLOCK.freeze(datetime.fromisoformat(WEDNESDAY_NOON_EASTERN))
+        CLOCK.set_speed(1.0)
+        if serialize_api:
+            one_request_at_a_time(stack.registry)
+        yield stack
+    finally:
+        local.carrier.CarrierSimulator = original  # type: ignore[misc]
+        with quiet():
+            stack.stop()
+        CLOCK.reset()
+
+
+def one_request_at_a_time(registry: Any) -> None:
+    """Lambda runs one event per instance at a time; the local stack runs every handler in one
+    process on many threads. Powertools keeps the event being resolved in a class attribute
+    (``BaseRouter.current_event``), shared by every resolver in the process, so two API events
+    resolved at once can read each other's body (seen here: one callee dialed 8 times at K=10).
+    API and webhook events therefore take turns; other invocations (dialer, post-call steps)
+    still run concurrently."""
+    invoke = registry.invoke
+    lock = threading.Lock()
+
+    def invoke_api_alone(function: str, event: Any) -> Any:
+        if isinstance(event, dict) and "httpMethod" in event:
+            with lock:
+                return invoke(function, event)
+        return invoke(function, event)
+
+    registry.invoke = invoke_api_alone
+
+
+class Api:
+    """The local API over HTTP, as a user drives it."""
+
+    def __init__(self, stack: Any) -> None:
+        import requests
+
+        self.base = stack.url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {stack.api_token}"
+
+    def post(self, path: str, body: Any) -> Any:
+        response = self.session.post(self.base + path, json=body, timeout=120)
+        if response.status_code >= 300:
+            raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:300]}")
+        return response.json()
+
+    def get(self, path: str) -> Any:
+        response = self.session.get(self.base + path, timeout=120)
+        if response.status_code >= 300:
+            raise RuntimeError(f"GET {path}: {response.status_code} {response.text[:300]}")
+        return response.json()
+
+    def contact(self, number: str, name: str = "John Smith") -> str:
+        body = {"name": name, "phone": number, "company": "TechCorp", "consent": True,
+                "time_zone": "America/New_York"}  # fmt: skip
+        return str(self.post("/contacts", body)["contact_id"])
+
+
+def phone_number(index: int) -> str:
+    """Distinct valid US numbers (212-555-xxxx is not valid to phonenumbers: use real exchanges)."""
+    return f"+1212{200 + index // 10000:03d}{index % 10000:04d}"
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[dict[str, str]]:
+    """moto's server on a free port with the template's resources; yields the environment a
+    handler process needs to use it (the voice webhook's, as the template sets it)."""
+    from moto.server import ThreadedMotoServer
+
+    from local.resources import configure_moto, create_resources
+    from local.stack import apply_environment, free_port, local_secrets
+    from local.template import LocalTemplate
+
+    configure_moto()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    saved = dict(os.environ)
+    try:
+        base = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_SESSION_TOKEN": "testing",
+                "AWS_REGION": "us-east-1", "POWERTOOLS_METRICS_NAMESPACE": "Autocall"}  # fmt: skip
+        apply_environment({**base, "SECRETS_ARN": ""})
+        template = LocalTemplate()
+        secrets = local_secrets()
+        template.overrides.update(create_resources(template, secrets))
+        env = {**base, **template.function_environment("VoiceWebhookFunction")}
+        env.update({"PUBLIC_BASE_URL": "", "TWILIO_AUTH_TOKEN": secrets["twilio_auth_token"]})
+        yield env
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        server.stop()

@@ -1,0 +1,93 @@
+"""Fixtures of the in-process reliability suite: moto with the template's resources (the
+integration ``aws`` fixture), the API gateway's request handling without a socket, signed Twilio
+webhooks, the carrier simulator on a live loopback line, the OpenAI fake, and EMF capture."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from autocall.adapters.telephony import reset_telephony
+from autocall.clock import CLOCK
+from autocall.config import reset_settings
+from autocall.domain.brain.factory import reset_brain
+
+from local.carrier import CarrierSimulator
+from local.gateway import Gateway
+from local.openai_fake import FakeOpenAI
+from tests.integration import conftest as integration
+from tests.integration.conftest import Aws
+from tests.reliability.support import COUNTS, NOW, Line, Twilio
+
+aws = integration.aws  # moto in-process with the template's resources, shared with the integration tests
+
+
+@pytest.fixture
+def twilio(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Twilio]:
+    """Signed Twilio webhooks through the gateway's request handling (no socket), at NOW."""
+    monkeypatch.setenv("POST_CALL_STATE_MACHINE_ARN", "")  # the chain has its own tests below
+    monkeypatch.setenv("TWILIO_API_BASE_URL", "http://127.0.0.1:9")  # nothing dials out from here
+    reset_settings()
+    reset_telephony()
+    CLOCK.freeze(NOW)
+    gateway = Gateway(aws.template, aws.registry)
+    yield Twilio(gateway, aws.secrets["twilio_auth_token"], "https://api.example.test", aws.secrets)
+    gateway.server.server_close()
+
+
+@pytest.fixture
+def line(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Line]:
+    """A live line: the gateway on loopback and the carrier simulator dialing through it."""
+    gateway = Gateway(aws.template, aws.registry)
+    gateway.start()
+    carrier = CarrierSimulator(aws.secrets["twilio_auth_token"]).start()
+    monkeypatch.setenv("PUBLIC_BASE_URL", gateway.url)
+    monkeypatch.setenv("TWILIO_API_BASE_URL", carrier.base_url)
+    monkeypatch.setenv("POST_CALL_STATE_MACHINE_ARN", "")
+    reset_settings()
+    reset_telephony()
+    CLOCK.freeze(NOW)
+    held = Line(aws, gateway, carrier)
+    yield held
+    held.release()
+    carrier.wait_idle(20)
+    carrier.stop()
+    gateway.stop()
+    reset_telephony()
+
+
+@pytest.fixture(scope="session")
+def openai_server() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def llm(openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    """The LLM brain, against the OpenAI fake (deadline 1.5 s)."""
+    openai_server.reset()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-reliability")
+    monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
+    monkeypatch.setenv("LLM_TURN_DEADLINE_S", "1.5")
+    reset_settings()
+    reset_brain()
+    yield openai_server
+    monkeypatch.delenv("OPENAI_API_KEY")
+    reset_settings()
+    reset_brain()
+
+
+@pytest.fixture
+def emf(capsys: pytest.CaptureFixture[str]) -> Any:
+    """Metric names emitted so far as CloudWatch EMF lines on stdout (each read drains stdout)."""
+    from tests.reliability.support import emitted_metrics
+
+    return lambda: emitted_metrics(capsys.readouterr().out)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if COUNTS:
+        terminalreporter.section("reliability: what was tried")
+        for what, count in sorted(COUNTS.items()):
+            terminalreporter.write_line(f"{count:>7,}  {what}")
