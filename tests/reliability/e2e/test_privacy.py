@@ -124,7 +124,9 @@ def failing_calls(api: Client) -> None:
         )
         assert response.status_code == 202
         call_id = response.json()["call_id"]
-        api.wait_for(lambda call_id=call_id: api.get(f"/calls/{call_id}").json()["reasons"] or None, timeout=90)
+        api.wait_for(
+            lambda call_id=call_id: api.get(f"/calls/{call_id}").json()["reasons"] or None, timeout=90
+        )
     forged = requests.post(
         f"{api.stack.url}/twilio/status?call_id=nope",
         data={"CallSid": "CAx", "CallStatus": "completed", "To": FAULTY[0].phone},
