@@ -101,7 +101,7 @@ def build(workdir: Path) -> dict[str, Path]:
     built = workdir / "built" / "python"
     shutil.copytree(naive, built)
     subprocess.run(
-        ["make", "--no-print-directory", "-C", str(ROOT / "layers" / "common"), "compile",
+        ["make", "-s", "--no-print-directory", "-C", str(ROOT / "layers" / "common"), "compile",
          f"LAYER={built}", f"PYTHON={sys.executable}"],
         check=True,
     )  # fmt: skip

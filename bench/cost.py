@@ -107,7 +107,7 @@ class Meter:
         Lambda invocations and transitions), nor the bench's own reads."""
         return getattr(self._local, "kind", None) is not None
 
-    def _sent(self, event_name: str = "", **_: Any) -> None:
+    def _sent(self, event_name: str = "", **kwargs: Any) -> None:
         if not self._in_handler():
             return
         _, service, operation = [*event_name.split("."), "", ""][:3]
@@ -201,7 +201,7 @@ def transitions() -> int:
 
     from local.template import ACCOUNT_ID, REGION
 
-    backend = stepfunctions_parser_backends[ACCOUNT_ID][REGION]
+    backend: Any = stepfunctions_parser_backends[ACCOUNT_ID][REGION]
     return sum(
         1
         for machine in list(backend.state_machines)

@@ -86,7 +86,7 @@ class Stopwatch:
                 watch.seconds += time.perf_counter() - started
                 watch.requests += 1
 
-        BotocoreStubber.process_request = timed  # type: ignore[method-assign]
+        BotocoreStubber.process_request = timed  # type: ignore[method-assign,assignment]
 
 
 @dataclass
