@@ -38,7 +38,12 @@ def refused(
     if field:
         assert body["field"] == field and body["message"], (kind, body)
     assert tables_snapshot() == before, f"{kind} wrote something"
-    COUNTS[f"abuse refused: {kind}"] += 1
+    COUNTS[kind.rsplit(":", 1)[0]] += 1
+
+
+SIGNATURES = "forged, missing or misdirected Twilio signatures, 9 kinds on 4 webhooks: 403, 0 writes"
+HMACS = "forged, stale or missing form signatures, 9 kinds: 401, 0 writes"
+TOKENS = "requests with a missing or wrong API token, 6 kinds on every authorized route: 0 writes"
 
 
 # --- Twilio signatures ----------------------------------------------------------------------------
@@ -77,7 +82,7 @@ def test_forged_twilio_signatures_are_403_on_every_webhook_and_write_nothing(twi
         path = template.format(id=call_id)
         for name, (signature, sent, requested) in forgeries(twilio, path, params, other).items():
             send = lambda: twilio.post(requested, sent, signature=signature)  # noqa: B023, E731
-            refused(twilio, f"twilio_signature:{name}", {403}, "X-Twilio-Signature", send)
+            refused(twilio, f"{SIGNATURES}:{name}", {403}, "X-Twilio-Signature", send)
     assert row(call_id).status == "in_progress" and len(row(call_id).turns) == 1
 
 
@@ -100,7 +105,7 @@ def test_replayed_twilio_webhooks_change_nothing(twilio: Twilio) -> None:
             status, answer = twilio.post(path, params)
             assert status == 200 and (same is None or answer == same), (path, answer)
             assert tables_snapshot() == before, f"replayed {path} wrote something"
-            COUNTS["abuse refused: twilio_replay (no write)"] += 1
+            COUNTS["replayed Twilio webhooks: the first answer again, 0 writes"] += 1
     assert row(call_id).status == "completed"
 
 
@@ -142,7 +147,7 @@ def test_forged_stale_and_replayed_form_signatures(twilio: Twilio) -> None:
         ),
     }
     for name, (headers, field) in cases.items():
-        refused(twilio, f"form_hmac:{name}", {401}, field, lambda: post(headers))  # noqa: B023
+        refused(twilio, f"{HMACS}:{name}", {401}, field, lambda: post(headers))  # noqa: B023
     first = post(signed())
     assert first[0] == 202
     twilio.settle()
@@ -150,7 +155,7 @@ def test_forged_stale_and_replayed_form_signatures(twilio: Twilio) -> None:
         before = tables_snapshot()
         assert post(signed()) == first  # a replayed signature gets the first answer, and no second call
         assert tables_snapshot() == before
-        COUNTS["abuse refused: form_hmac:replay (no write)"] += 1
+        COUNTS["replayed form submissions: the first answer again, no second call"] += 1
 
 
 # --- API tokens ------------------------------------------------------------------------------------
@@ -175,7 +180,7 @@ def test_every_authorized_route_refuses_a_missing_or_wrong_token(twilio: Twilio)
         for name, (headers, status) in tokens.items():
             sent = {"Content-Type": "application/json", **headers}
             send = lambda: _raw(twilio, route.method, path, sent, body)  # noqa: B023, E731
-            refused(twilio, f"api_token:{name}", {status}, "Authorization", send)
+            refused(twilio, f"{TOKENS}:{name}", {status}, "Authorization", send)
 
 
 def _raw(twilio: Twilio, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str]:
@@ -244,7 +249,7 @@ def test_a_callee_cannot_talk_the_agent_into_records_or_data(
         call = row(call_id)
         assert call.outcome in (None, "no_conversation"), (phrase, call.outcome)
         assert call.memory.get("agent_actions", []) == [], (phrase, call.memory["agent_actions"])
-        COUNTS[f"abuse refused: manipulation turn, {brain} brain"] += 1
+        COUNTS[f"callee turns talking the {brain} brain into records or data: refused, 0 writes"] += 1
     assert ContactRow.get(contact.contact_id).contact_type == "lead"
     assert [r for r in CrmRecordRow.scan() if r.contact_id == contact.contact_id] == []
     if fake is not None:

@@ -1,14 +1,17 @@
-"""Status callbacks of an earlier attempt arriving late (Twilio retries them, and delivers them out
-of order): they never revive a call waiting for its retry, nor take over the next attempt."""
+"""Callbacks racing the conversation: Twilio sends the "answered" status and AMD callbacks while the
+agent is answering, and retries old callbacks late and out of order. No turn is lost to them, and
+a late callback of an earlier attempt never revives a call waiting for its retry."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from autocall.adapters import calls as repo
-from autocall.domain import dialer
+from autocall.domain import conversation, dialer
 
-from tests.reliability.support import COUNTS, NOW, Twilio, new_call, new_contact, row
+from tests.reliability.support import COUNTS, NOW, Twilio, new_call, new_contact, next_turn, row, twiml_verbs
 
 LATE = ["initiated", "ringing", "in-progress", "completed", "no-answer", "busy", "canceled"]
 
@@ -41,3 +44,39 @@ def test_late_callbacks_of_an_earlier_attempt_change_nothing(twilio: Twilio) -> 
     assert twilio.status(call_id, "ringing", sid="CAsecond") == 200  # its own callback can beat the save
     assert (row(call_id).status, row(call_id).twilio_sid) == ("ringing", "CAsecond")
     COUNTS["late status callbacks of an earlier attempt (0 changes)"] += 2 * len(LATE)
+
+
+def test_callbacks_landing_while_the_agent_thinks_lose_no_turn(
+    twilio: Twilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call_id = new_call(new_contact())
+    assert repo.mark_dialing(row(call_id))
+    dialer._record_sid(row(call_id), "CAreliability")
+    meanwhile = iter(
+        [
+            ("/twilio/status", {"CallStatus": "in-progress"}),  # Twilio's "answered", as the greeting is made
+            ("/twilio/amd", {"AnsweredBy": "human"}),  # async AMD's verdict, during the first turn
+            ("/twilio/amd", {"AnsweredBy": "human"}),  # and its retry
+            ("/twilio/amd", {"AnsweredBy": "human"}),
+        ]
+    )
+    build = conversation.build_context
+
+    def thinking(*args: Any) -> Any:
+        path, params = next(meanwhile, ("", {}))
+        if path:
+            assert twilio.post(f"{path}?call_id={call_id}", {"CallSid": "CAreliability", **params})[0] == 200
+        return build(*args)
+
+    monkeypatch.setattr(conversation, "build_context", thinking)
+    heard = [twilio.answer(call_id)]
+    for line in [
+        "Yes, this is Dana.",
+        "We are looking at upgrading our infrastructure.",
+        "Yes, that would help.",
+    ]:
+        heard.append(twilio.say(call_id, next_turn(heard[-1]), line))
+    assert all(twiml_verbs(twiml) == ["Gather", "Redirect"] for twiml in heard), heard
+    call = row(call_id)
+    assert len(call.turns) == 4 and call.answered_by == "human" and call.status == "in_progress"
+    COUNTS["callbacks written while a turn was being answered (0 turns lost)"] += 4

@@ -130,7 +130,7 @@ def test_twilio_faults_on_create_never_dial_twice(
     assert final.status == "completed" and final.attempts == 1 and final.outcome == "callback_requested"
     if first_reason:
         assert first_reason in [r["reason"] for r in final.reasons]
-    COUNTS[f"Twilio {fault} on create, then the dialer again (1 call placed)"] += 1
+    COUNTS["Twilio 429, 500 and 500-but-placed on create, then the dialer again: 1 call placed"] += 1
 
 
 def test_twilio_refusing_every_create_ends_the_call_with_a_reason_after_bounded_retries(

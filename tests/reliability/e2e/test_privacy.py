@@ -105,10 +105,17 @@ def campaign_logs(
                 live=False, report=tmp_path_factory.mktemp("privacy") / "report.html", start=start
             )
             result = run_demo(stack, options, Console(file=io.StringIO(), width=200))
+            CLOCK.freeze(CLOCK.now())  # the retries the demo planned stay in the future: faults hit ours
             failing_calls(Client(stack))
     finally:
         CLOCK.reset()
     yield lines, result
+
+
+def settled(view: dict[str, Any]) -> bool:
+    """Refused by Twilio and rescheduled with a reason, or placed after all (500 yet placed: the
+    dialer reconciles) and over."""
+    return bool(view["reasons"]) or view["status"] in {"completed", "busy", "no_answer", "failed", "canceled"}
 
 
 def failing_calls(api: Client) -> None:
@@ -124,9 +131,7 @@ def failing_calls(api: Client) -> None:
         )
         assert response.status_code == 202
         call_id = response.json()["call_id"]
-        api.wait_for(
-            lambda call_id=call_id: api.get(f"/calls/{call_id}").json()["reasons"] or None, timeout=90
-        )
+        api.wait_for(lambda call_id=call_id: settled(api.get(f"/calls/{call_id}").json()), timeout=90)
     forged = requests.post(
         f"{api.stack.url}/twilio/status?call_id=nope",
         data={"CallSid": "CAx", "CallStatus": "completed", "To": FAULTY[0].phone},

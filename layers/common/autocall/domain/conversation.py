@@ -27,6 +27,7 @@ from autocall.models.enums import AgentActionKind, CallPurpose, CallStatus, Outc
 from autocall.observability import count, logger
 
 MAX_SILENCES = 2
+SAVE_TRIES = 5  # a turn's save loses the version race to a status or AMD callback: read, save again
 MAX_TURNS = 30
 BRIDGE_LINE = "Sorry, one moment."
 
@@ -172,22 +173,27 @@ def answer(call_id: str) -> Reply:
     text = f"{_disclosure(ctx)} {opening.reply}".strip()
     document = twiml.say_and_gather(text, _turn_url(call_id, 1))
     record = _turn_record(0, None, None, text, opening.analysis, opening.brain, document)
-    memory = {**(call.memory or {}), "brain": opening.memory, "silences": 0, "last_prompt": opening.reply}
-    saved = repo.update_call(
-        call,
-        [
-            CallRow.turns.set([record]),
-            CallRow.memory.set(memory),
-            CallRow.status.set(CallStatus.IN_PROGRESS.value),
-            CallRow.status_rank.set(CallStatus.IN_PROGRESS.rank),
-        ],
-        condition=CallRow.status_rank <= CallStatus.IN_PROGRESS.rank,
-    )
-    if not saved:
-        fresh = repo.get_call(call_id)
-        if fresh is not None and fresh.turns:
+    for _ in range(SAVE_TRIES):
+        memory = {**(call.memory or {}), "brain": opening.memory, "silences": 0, "last_prompt": opening.reply}
+        saved = repo.update_call(
+            call,
+            [
+                CallRow.turns.set([record]),
+                CallRow.memory.set(memory),
+                CallRow.status.set(CallStatus.IN_PROGRESS.value),
+                CallRow.status_rank.set(CallStatus.IN_PROGRESS.rank),
+            ],
+            condition=CallRow.status_rank <= CallStatus.IN_PROGRESS.rank,
+        )
+        if saved:
+            return Reply(document)
+        fresh = repo.get_call(call_id)  # the SID save, a status or an AMD callback wrote meanwhile
+        if fresh is None or CallStatus(fresh.status).terminal:
+            return Reply(twiml.say_and_hangup(""), replayed=True)
+        if fresh.turns:  # another delivery of the answer won the race
             return Reply(fresh.turns[0]["twiml"], replayed=True)
-    return Reply(document)
+        call = fresh
+    raise RuntimeError(f"the greeting of call {call_id} could not be saved")  # the webhook retries
 
 
 # --- one turn ----------------------------------------------------------------------------------
@@ -288,15 +294,22 @@ def _silence(call: CallRow, number: int, memory: dict[str, Any]) -> Reply:
 def _save_turn(
     call: CallRow, number: int, record: dict[str, Any], memory: dict[str, Any], outcome: str | None
 ) -> Reply:
-    actions = [CallRow.turns.set([*(call.turns or []), record]), CallRow.memory.set(memory)]
-    if outcome:
-        actions.append(CallRow.outcome.set(outcome))
-    if repo.update_call(call, actions, condition=CallRow.status_rank < CallStatus.COMPLETED.rank):
-        return Reply(record["twiml"])
-    fresh = repo.get_call(call.call_id)  # another delivery of this turn won the race, or the call ended
-    if fresh is not None and number < len(fresh.turns or []):
-        return Reply(fresh.turns[number]["twiml"], replayed=True)
-    return Reply(twiml.say_and_hangup(""), replayed=True)
+    for _ in range(SAVE_TRIES):
+        actions = [
+            CallRow.turns.set([*(call.turns or []), record]),
+            CallRow.memory.set({**(call.memory or {}), **memory}),
+        ]
+        if outcome:
+            actions.append(CallRow.outcome.set(outcome))
+        if repo.update_call(call, actions, condition=CallRow.status_rank < CallStatus.COMPLETED.rank):
+            return Reply(record["twiml"])
+        fresh = repo.get_call(call.call_id)  # another delivery of this turn won the race, or the call ended
+        if fresh is not None and number < len(fresh.turns or []):
+            return Reply(fresh.turns[number]["twiml"], replayed=True)
+        if fresh is None or CallStatus(fresh.status).terminal or len(fresh.turns or []) != number:
+            return Reply(twiml.say_and_hangup(""), replayed=True)
+        call = fresh  # a status or AMD callback wrote meanwhile: this turn is still the next one
+    raise RuntimeError(f"turn {number} of call {call.call_id} could not be saved")  # the webhook re-asks
 
 
 # --- answering machine, status -------------------------------------------------------------------
