@@ -10,32 +10,13 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from autocall.clock import CLOCK
 
-from local.stack import LocalStack, free_port
-from tests.e2e.conftest import Client
-
-
-@pytest.fixture(scope="session")
-def stack() -> Iterator[LocalStack]:
-    local = LocalStack(
-        port=free_port(),
-        carrier_port=free_port(),
-        moto_port=free_port(),
-        extra_env={"CALLS_PER_SECOND": "20"},
-    ).start()
-    yield local
-    local.stop()
-    CLOCK.reset()
-
-
-@pytest.fixture
-def api(stack: LocalStack) -> Client:
-    return Client(stack)
+# The same session-wide stack and HTTP client as tests/e2e, in this process of its own.
+from tests.e2e.conftest import Client, api, stack  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
-def forget_what_was_planned(stack: LocalStack) -> Iterator[None]:
+def forget_what_was_planned(api: Client) -> Iterator[None]:  # noqa: F811 (needs the stack up)
     """Each test runs at its own moment: the retries, follow-ups, reminders and watchdogs it left
     behind are removed, so that they do not ring in the next test."""
     yield
