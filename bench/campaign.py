@@ -230,7 +230,9 @@ def main() -> None:
     parser.add_argument("--max-concurrent", type=int, default=10)
     parser.add_argument("--speed", type=float, default=10.0, help="virtual seconds per wall second")
     parser.add_argument("--raw", type=int, default=1000, help="schedules created to measure CreateSchedule")
-    parser.add_argument("--run-seconds", type=float, default=150.0, help="wall time the calls may run")
+    parser.add_argument(
+        "--run-seconds", type=float, default=150.0, help="wall time the calls may run (a sample)"
+    )
     parser.add_argument("--until-done", action="store_true", help="run the calls until all are done")
     parser.add_argument(
         "--post-call", action="store_true", help="run the post-call chain (and its retries) after each call"
@@ -255,6 +257,7 @@ def main() -> None:
         },
     ).start()
     wall_started = time.perf_counter()
+    phases: dict[str, float] = {}
     CLOCK.freeze(START)
     CLOCK.set_speed(args.speed)
     try:
@@ -263,6 +266,7 @@ def main() -> None:
         for phone, persona in personas.items():
             stack.carrier.register_callee(phone, persona)
         contacts = {row.phone: row for row in rows}
+        phases["contacts loaded"] = time.perf_counter() - wall_started
         raw_before = raw_schedule_rate(min(args.raw, args.contacts), campaigns.FANOUT_WORKERS)
 
         session = requests.Session()
@@ -296,8 +300,10 @@ def main() -> None:
         peaks, stop = Peaks(), threading.Event()
         sampler = threading.Thread(target=sample_peaks, args=(stack, peaks, stop), daemon=True)
         sampler.start()
+        phases["fan-out measured"] = time.perf_counter() - wall_started
         budget = 10 * 3600.0 if args.until_done else args.run_seconds
         done, waited = wait_for_calls(stack, campaign_id, scheduled, budget)
+        phases["calls run"] = time.perf_counter() - wall_started
         stop.set()
         sampler.join()
         virtual_span = CLOCK.now() - virtual_started
@@ -345,6 +351,12 @@ def main() -> None:
         "virtual time", str(virtual_span).split(".")[0], f"wall {wall:.0f} s, clock x{args.speed:g} + skips"
     )
     Console().print(table)
+    window_note = "until all were done" if args.until_done else f"a {args.run_seconds:g}-s wall window"
+    print(
+        f"{args.contacts:,} contacts (--contacts N to change); the calls ran for {window_note} "
+        f"(--run-seconds S, --until-done); wall time by phase: "
+        + ", ".join(f"{name} at {seconds:.0f} s" for name, seconds in phases.items())
+    )
     print(f"outcomes: {stats['counts']['by_outcome']}")
     reasons = Counter(r["reason"].split(":")[0] for c in calls for r in c.reasons or [])
     print(f"reasons on the calls: {dict(reasons)}")

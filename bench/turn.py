@@ -13,7 +13,12 @@ the call, write a same-size item) with raw boto3: what lies between it and ours 
 "Own time" is the handler's wall time minus the time spent inside moto's emulated DynamoDB and
 Secrets Manager (on AWS that is the services' and the network's time, not the handler's); the
 request count per turn is printed beside it. Runs alternate (ours, bare, floor) so drift hits all.
-Targets: own median ≤ 1.5x bare median; own p99 ≤ 3x own median."""
+
+Targets (issue 8): own median ≤ 1.5x bare median; own p99 ≤ 3x own median. The first is not met
+and cannot be while a turn reads and writes its call: the client side of the two DynamoDB requests
+(botocore's serialization, SigV4 signing, endpoint resolution and parsing) alone is ~10x the bare
+route, as the floor with state shows. What is ours to cut is what lies between the floor and us, so
+the script also judges ours/floor against 1.5x, and prints which targets are met and why not."""
 
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ from harness import (
 
 PERSONA = "interested_buyer"
 TARGET_RATIO = 1.5
+TARGET_FLOOR_RATIO = 1.5  # ours/floor: what a stateful turn can aim at
 TARGET_TAIL = 3.0
 
 
@@ -155,6 +161,7 @@ def report(times: TurnTimes) -> dict[str, float]:
         "bare_median_ms": bare * 1000,
         "bare_p99_ms": p99(times.bare) * 1000,
         "floor_median_ms": floor * 1000,
+        "floor_p99_ms": p99(times.floor) * 1000,
         "ratio": own / bare,
         "ratio_floor": own / floor,
         "tail": p99(times.own) / own,
@@ -167,10 +174,41 @@ def report(times: TurnTimes) -> dict[str, float]:
     print(f"  floor with state    median {ms(floor)}   p99 {ms(p99(times.floor))}")
     print(
         f"  ours/bare {figures['ratio']:.2f}x (target <= {TARGET_RATIO}x)   "
-        f"ours/floor {figures['ratio_floor']:.2f}x   p99/median {figures['tail']:.2f}x "
-        f"(target <= {TARGET_TAIL}x)   AWS requests per turn {figures['aws_requests_per_turn']:.2f}"
+        f"ours/floor {figures['ratio_floor']:.2f}x (aim <= {TARGET_FLOOR_RATIO}x)   "
+        f"p99/median {figures['tail']:.2f}x (target <= {TARGET_TAIL}x)   "
+        f"AWS requests per turn {figures['aws_requests_per_turn']:.2f}"
     )
+    for line in verdicts(figures):
+        print(f"  {line}")
     return figures
+
+
+def verdicts(figures: dict[str, float]) -> list[str]:
+    """Which targets this run met, and why a missed one was missed."""
+    floor_over_bare = figures["floor_median_ms"] / figures["bare_median_ms"]
+    met = {True: "met", False: "NOT met"}
+    return [
+        f"ours/bare <= {TARGET_RATIO}x: {met[figures['ratio'] <= TARGET_RATIO]}"
+        + (
+            f" - unreachable for a stateful turn: the floor with state alone is {floor_over_bare:.1f}x bare "
+            f"(the client side of a GetItem and a write); judge ours against the floor"
+            if figures["ratio"] > TARGET_RATIO
+            else ""
+        ),
+        f"ours/floor <= {TARGET_FLOOR_RATIO}x: {met[figures['ratio_floor'] <= TARGET_FLOOR_RATIO]}"
+        + (
+            " - above the floor: the brain, the Powertools decorators and signature check, and the turn's"
+            " own JSON (the floor copies an item it does not build)"
+            if figures["ratio_floor"] > TARGET_FLOOR_RATIO
+            else ""
+        ),
+        f"p99/median <= {TARGET_TAIL}x: {met[figures['tail'] <= TARGET_TAIL]}"
+        + (
+            " - compare the floor's own p99 in this run: a tail the floor shares is the machine's load"
+            if figures["tail"] > TARGET_TAIL
+            else ""
+        ),
+    ]
 
 
 def main() -> None:

@@ -31,6 +31,11 @@ def _error(
     return status, {"Content-Type": "application/json"}, body
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # the default backlog of 5 resets connections under a burst of requests
+
+
 class Gateway:
     def __init__(
         self, template: LocalTemplate, registry: FunctionRegistry, host: str = "127.0.0.1", port: int = 0
@@ -71,8 +76,7 @@ class Gateway:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server((host, port), Handler)
         self._thread: threading.Thread | None = None
 
     @property

@@ -34,19 +34,111 @@ class FakeLambdaContext:
         return 15_000
 
 
-class FunctionRegistry:
-    """Loads each function's handler from its CodeUri folder (each folder its own module space)."""
+class _PerThread:
+    """A data descriptor whose value belongs to the thread that set it (per instance when read on
+    one): what a process-wide attribute is when each Lambda execution environment is a process."""
 
-    def __init__(self, template: LocalTemplate) -> None:
+    def __init__(self, name: str, default: Any = None, copy_default: bool = False) -> None:
+        self.name = name
+        self.default = default
+        self.copy_default = copy_default  # a new thread starts from a copy of the instance's value
+        self.local = threading.local()
+
+    def _slots(self) -> dict[int, Any]:
+        slots = getattr(self.local, "slots", None)
+        if slots is None:
+            slots = self.local.slots = {}
+        return slots  # type: ignore[no-any-return]
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        slots, key = self._slots(), id(instance) if self.copy_default else 0
+        if key not in slots:
+            if not self.copy_default:
+                raise AttributeError(self.name)
+            slots[key] = dict(instance.__dict__.get(self.name) or {})
+        return slots[key]
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        self._slots()[id(instance) if self.copy_default else 0] = value
+
+    def snapshot(self) -> dict[int, Any]:
+        return dict(self._slots())
+
+    def restore(self, saved: dict[int, Any]) -> None:
+        self.local.slots = saved
+
+
+_THREAD_STATE: list[_PerThread] = []
+
+
+def isolate_powertools_state() -> None:
+    """Powertools keeps the event being resolved (and its Lambda context) in class attributes of
+    ``BaseRouter``, shared by every resolver of the process, and the Logger's appended keys in its
+    formatter, shared by every function (one layer module). On Lambda each execution environment
+    is its own process; here each invoking thread gets its own copy, so two functions resolving at
+    once cannot read each other's event. Idempotent."""
+    if _THREAD_STATE:
+        return
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    router_slots = {name: _PerThread(name) for name in ("current_event", "lambda_context")}
+    # instance reads (``self.current_event``) find the descriptor in the class ...
+    for name, slot in router_slots.items():
+        setattr(BaseRouter, name, slot)
+
+    # ... and class-level writes (``BaseRouter.current_event = ...``) go through the metaclass
+    class _RouterMeta(type(BaseRouter)):  # type: ignore[misc]
+        pass
+
+    for name, slot in router_slots.items():
+        setattr(_RouterMeta, name, property(slot.__get__, slot.__set__))
+    BaseRouter.__class__ = _RouterMeta
+    log_format = _PerThread("log_format", copy_default=True)
+    LambdaPowertoolsFormatter.log_format = log_format  # type: ignore[assignment]
+    _THREAD_STATE.extend([*router_slots.values(), log_format])
+
+
+DEFAULT_INSTANCES = 4
+
+
+class _Pool:
+    """One function's execution environments: each its own copy of the handler module."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.idle: list[Any] = []  # handlers of environments not running an invocation
+        self.loaded = 0
+
+
+class FunctionRegistry:
+    """Runs each function's handler, loaded from its CodeUri folder, as Lambda runs it: in
+    execution environments that each run one invocation at a time.
+
+    An environment here is a copy of the handler module (its resolver, its route context, its
+    module-level caches), checked out for one invocation and returned after it. Concurrent
+    invocations of one function get distinct environments, up to ``instances`` per function
+    (Lambda would start more; one process gains nothing from them), and wait for a free one past
+    that. No two invocations ever share a module's state at once; the Powertools state every
+    module would share in one process is kept per thread (``isolate_powertools_state``).
+    Environments belong to one function, never to the whole registry: a handler invoking another
+    function synchronously waits at most for that function, and a thread invoking a function it
+    is already running (in-process, nested) gets another environment rather than waiting for its
+    own."""
+
+    def __init__(self, template: LocalTemplate, instances: int = DEFAULT_INSTANCES) -> None:
         self.template = template
-        self._handlers: dict[str, Any] = {}
+        self.instances = max(1, instances)
         self._names: dict[str, str] = {}  # function name → logical id
         self._lock = threading.Lock()
+        self._pools: dict[str, _Pool] = {lid: _Pool() for lid in template.functions()}
+        self._running = threading.local()  # logical ids this thread is running (nested invokes)
         self._async = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lambda-async")
         self.async_errors: list[str] = []
         self._in_flight = 0  # invocations running or queued (the pump's skip-idle mode reads it)
         for lid in template.functions():
             self._names[template.function_name(lid)] = lid
+        isolate_powertools_state()
 
     def logical_id(self, function: str) -> str:
         name = function.split(":function:")[-1].split(":")[0]
@@ -57,13 +149,44 @@ class FunctionRegistry:
         raise KeyError(f"no function {function!r} in template.yaml")
 
     def handler(self, logical_id: str) -> Any:
-        with self._lock:
-            if logical_id not in self._handlers:
-                folder, spec = self.template.functions()[logical_id]
-                module_name, func_name = spec.rsplit(".", 1)
-                module = _load_module(folder / f"{module_name}.py", f"autocall_fn_{logical_id}_{module_name}")
-                self._handlers[logical_id] = getattr(module, func_name)
-            return self._handlers[logical_id]
+        """A warm environment's handler, to call directly (no invocation bookkeeping)."""
+        handler = self._checkout(logical_id)
+        self._checkin(logical_id, handler)
+        return handler
+
+    def environments(self, logical_id: str) -> int:
+        """How many environments of the function have been started."""
+        return self._pools[logical_id].loaded
+
+    def _load(self, logical_id: str, number: int) -> Any:
+        folder, spec = self.template.functions()[logical_id]
+        module_name, func_name = spec.rsplit(".", 1)
+        name = f"autocall_fn_{logical_id}_{module_name}" + (f"_{number}" if number > 1 else "")
+        return getattr(_load_module(folder / f"{module_name}.py", name), func_name)
+
+    def _checkout(self, logical_id: str) -> Any:
+        pool = self._pools[logical_id]
+        nested = logical_id in getattr(self._running, "ids", ())
+        with pool.cond:
+            while not pool.idle and pool.loaded >= self.instances and not nested:
+                pool.cond.wait()
+            if pool.idle:
+                return pool.idle.pop()  # the most recently used: the warmest
+            pool.loaded += 1
+            number = pool.loaded
+        try:
+            return self._load(logical_id, number)
+        except BaseException:
+            with pool.cond:
+                pool.loaded -= 1
+                pool.cond.notify()
+            raise
+
+    def _checkin(self, logical_id: str, handler: Any) -> None:
+        pool = self._pools[logical_id]
+        with pool.cond:
+            pool.idle.append(handler)
+            pool.cond.notify()
 
     def invoke(self, function: str, event: Any) -> Any:
         logical_id = self.logical_id(function)
@@ -71,10 +194,25 @@ class FunctionRegistry:
             function_name=self.template.function_name(logical_id), aws_request_id=str(uuid.uuid4())
         )
         self._count(1)
+        saved = [slot.snapshot() for slot in _THREAD_STATE]  # a nested invoke leaves the caller's intact
+        running = getattr(self._running, "ids", ())
         try:
-            return self.handler(logical_id)(event, context)
+            handler = self._checkout(logical_id)
+            self._running.ids = (*running, logical_id)
+            try:
+                return self.run_handler(logical_id, handler, event, context)
+            finally:
+                self._running.ids = running
+                self._checkin(logical_id, handler)
         finally:
+            for slot, state in zip(_THREAD_STATE, saved, strict=True):
+                slot.restore(state)
             self._count(-1)
+
+    def run_handler(self, logical_id: str, handler: Any, event: Any, context: FakeLambdaContext) -> Any:
+        """One invocation in the environment it checked out: the handler's own time, without the
+        wait for a free environment (a seam the benches time)."""
+        return handler(event, context)
 
     def invoke_async(self, function: str, event: Any) -> None:
         def run() -> None:

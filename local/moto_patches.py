@@ -4,7 +4,8 @@
    change in Python code that concurrent requests interleave, so two conditional updates can both
    pass (a counter capped at 10 reaches 11, a ``scheduled → dialing`` move happens twice). Real
    DynamoDB makes every item write atomic and transactions serializable: one re-entrant lock
-   around moto's item operations gives the local stack (and the tests) the same guarantee.
+   around moto's item operations, and around each whole DynamoDB request (reads walk items that
+   writes change in place), gives the local stack (and the tests) the same guarantee.
 2. It serializes DynamoDB item responses by walking the botocore shape attribute by attribute
    (over half of a GetItem's time); those results are already plain JSON data, so they are dumped
    as they are.
@@ -42,6 +43,12 @@ def make_dynamodb_atomic() -> None:
 
     for name in ITEM_OPERATIONS:
         setattr(DynamoDBBackend, name, atomic(getattr(DynamoDBBackend, name)))
+    # Reads too: a query, scan or batch read walks items (and a response serializes them) that a
+    # concurrent update changes in place ("dictionary changed size during iteration"). Each request
+    # runs whole under the lock, as if the table served one request at a time.
+    from moto.dynamodb.responses import DynamoHandler
+
+    DynamoHandler.call_action = atomic(DynamoHandler.call_action)  # type: ignore[method-assign]
     DynamoDBBackend._autocall_atomic = True  # type: ignore[attr-defined]
 
 

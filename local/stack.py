@@ -84,6 +84,9 @@ class LocalStack:
     # when nothing is in flight, jump the clock to the next due schedule (AUTOCALL_SKIP_IDLE=1)
     skip_idle: bool = field(default_factory=lambda: os.environ.get("AUTOCALL_SKIP_IDLE", "") == "1")
     extra_env: dict[str, str] = field(default_factory=dict)
+    # execution environments per function: concurrent invocations of one function run in distinct
+    # copies of its handler module, up to this many (AUTOCALL_LAMBDA_INSTANCES; see local/lambdas.py)
+    instances: int = field(default_factory=lambda: int(os.environ.get("AUTOCALL_LAMBDA_INSTANCES") or 4))
 
     def start(self) -> LocalStack:
         from moto.server import ThreadedMotoServer
@@ -117,7 +120,7 @@ class LocalStack:
         self.template = LocalTemplate(stack_name=self.stack_name)
         overrides = create_resources(self.template, self.secrets)
         self.template.overrides.update(overrides)
-        self.registry = FunctionRegistry(self.template)
+        self.registry = FunctionRegistry(self.template, instances=self.instances)
         route_moto_lambda(self.registry)
         self.carrier = CarrierSimulator(
             self.secrets["twilio_auth_token"], host="127.0.0.1", port=self.carrier_port

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from autocall.adapters.campaigns import continue_fanout_async
+from autocall.adapters.campaigns import continue_fanout_async, continue_sweep_async
+from autocall.config import get_settings
 from autocall.domain import calls, campaigns, contacts, forms
 from autocall.domain.idempotency import run_once
 from autocall.errors import AutocallError
@@ -44,9 +45,19 @@ def _idempotent(scope: str, key: str | None, payload: Any, action: Any) -> Respo
     return json_response(status, body)
 
 
-def _continue_fanout(function_arn: str) -> Callable[[str], None]:
+def _own_arn(context: LambdaContext) -> str:
+    """This function, as its policy allows it to invoke itself (the template sets the name)."""
+    return get_settings().trigger_function_arn or context.invoked_function_arn
+
+
+def _continue_fanout(context: LambdaContext) -> Callable[[str], None]:
     """Carries a campaign's fan-out on in another invocation of this function."""
-    return lambda campaign_id: continue_fanout_async(function_arn, campaign_id)
+    return lambda campaign_id: continue_fanout_async(_own_arn(context), campaign_id)
+
+
+def _continue_sweep(context: LambdaContext) -> Callable[[dict[str, Any]], None]:
+    """Carries a pause, resume or cancel sweep on in another invocation of this function."""
+    return lambda sweep: continue_sweep_async(_own_arn(context), sweep)
 
 
 # --- the seed's call endpoints -------------------------------------------------------------
@@ -86,7 +97,7 @@ def trigger_campaign_calls(
             request.campaign_id,
             purpose,
             request.stagger_minutes,
-            continue_later=_continue_fanout(app.lambda_context.invoked_function_arn),
+            continue_later=_continue_fanout(app.lambda_context),
         )
 
     return _idempotent("campaign", idempotency_key, request.model_dump(mode="json"), act)
@@ -170,8 +181,12 @@ def campaign_stats(campaign_id: Annotated[str, Path(max_length=128)]) -> Respons
 def pause_campaign(
     campaign_id: Annotated[str, Path(max_length=128)], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
+    sweep_later = _continue_sweep(app.lambda_context)
     return _idempotent(
-        "campaign-pause", idempotency_key, campaign_id, lambda: (200, campaigns.pause_campaign(campaign_id))
+        "campaign-pause",
+        idempotency_key,
+        campaign_id,
+        lambda: (202, campaigns.pause_campaign(campaign_id, sweep_later)),
     )
 
 
@@ -179,12 +194,13 @@ def pause_campaign(
 def resume_campaign(
     campaign_id: Annotated[str, Path(max_length=128)], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
-    continue_later = _continue_fanout(app.lambda_context.invoked_function_arn)
+    continue_later = _continue_fanout(app.lambda_context)
+    sweep_later = _continue_sweep(app.lambda_context)
     return _idempotent(
         "campaign-resume",
         idempotency_key,
         campaign_id,
-        lambda: (200, campaigns.resume_campaign(campaign_id, continue_later)),
+        lambda: (202, campaigns.resume_campaign(campaign_id, continue_later, sweep_later)),
     )
 
 
@@ -192,8 +208,12 @@ def resume_campaign(
 def cancel_campaign(
     campaign_id: Annotated[str, Path(max_length=128)], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
+    sweep_later = _continue_sweep(app.lambda_context)
     return _idempotent(
-        "campaign-cancel", idempotency_key, campaign_id, lambda: (200, campaigns.cancel_campaign(campaign_id))
+        "campaign-cancel",
+        idempotency_key,
+        campaign_id,
+        lambda: (202, campaigns.cancel_campaign(campaign_id, sweep_later)),
     )
 
 
@@ -229,7 +249,7 @@ def handle_campaign_event(event: dict[str, Any], context: LambdaContext) -> dict
         detail.get("call_purpose"),
         detail.get("stagger_minutes"),
         source="eventbridge",
-        continue_later=_continue_fanout(context.invoked_function_arn),
+        continue_later=_continue_fanout(context),
     )
     return {"campaign_id": result["campaign_id"], **result["fanout"]}
 
@@ -238,8 +258,16 @@ def handle_fanout(campaign_id: str, context: LambdaContext) -> dict[str, Any]:
     """The rest of a campaign's fan-out, page by page while this invocation has time."""
     result = campaigns.continue_fanout(campaign_id, lambda: context.get_remaining_time_in_millis() / 1000)
     if result["more"]:
-        continue_fanout_async(context.invoked_function_arn, campaign_id)
+        continue_fanout_async(_own_arn(context), campaign_id)
     return result
+
+
+def handle_sweep(sweep: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The rest of a pause, resume or cancel: pages of calls while this invocation has time."""
+    result = campaigns.continue_sweep(sweep, lambda: context.get_remaining_time_in_millis() / 1000)
+    if result["more"]:
+        continue_sweep_async(_own_arn(context), result["sweep"])
+    return {"more": result["more"], "campaign_id": sweep["campaign_id"], "action": sweep["action"]}
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
@@ -250,4 +278,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return handle_campaign_event(event, context)
     if "fanout" in event:
         return handle_fanout(str(event["fanout"]), context)
+    if "sweep" in event:
+        return handle_sweep(dict(event["sweep"]), context)
     return undecodable_body(event) or app.resolve(event, context)

@@ -34,10 +34,16 @@ def _invalid_request(exc: RequestValidationError) -> Response[Any]:
     return validation_error_response(exc)
 
 
+def _parse_form(body: str) -> dict[str, str]:
+    return dict(parse_qsl(body, keep_blank_values=True))
+
+
 def _form(*required: str) -> dict[str, str]:
-    """The POSTed parameters; Twilio always sends ``required``, so a request without them is refused."""
-    body = app.current_event.decoded_body or ""
-    form = dict(parse_qsl(body, keep_blank_values=True))
+    """The POSTed parameters (parsed once, by the signature check); Twilio always sends ``required``,
+    so a request without them is refused."""
+    form: dict[str, str] | None = app.context.get("twilio_form")
+    if form is None:
+        form = _parse_form(app.current_event.decoded_body or "")
     for name in required:
         if not form.get(name):
             raise ValidationFailed(f"{name} is required", name)
@@ -56,19 +62,21 @@ def _xml(document: str, status: int = 200) -> Response[str]:
 
 def verify_twilio(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
     event = app.current_event
-    content_type = (event.headers.get("Content-Type") or event.headers.get("content-type") or "").lower()
+    headers = event.headers  # case-insensitive; each read of ``event.headers`` builds a new copy
+    content_type = (headers.get("Content-Type") or "").lower()
     body = event.decoded_body or ""
     if len(body.encode("utf-8", "replace")) > MAX_FORM_BYTES:
         return _refuse(413, "payload_too_large", f"the body exceeds {MAX_FORM_BYTES} bytes", "body")
     if not content_type.startswith("application/x-www-form-urlencoded"):
         message = "Twilio webhooks are application/x-www-form-urlencoded"
         return _refuse(415, "unsupported_media_type", message, "Content-Type")
-    signature = event.headers.get("X-Twilio-Signature") or event.headers.get("x-twilio-signature")
+    form = _parse_form(body)
     url = twilio_signature.public_url(event.raw_event)
-    if not twilio_signature.is_valid(url, _form(), signature):
+    if not twilio_signature.is_valid(url, form, headers.get("X-Twilio-Signature")):
         logger.warning("rejected a webhook with a bad Twilio signature")
         message = "the signature does not match the request"
         return _refuse(403, "invalid_signature", message, "X-Twilio-Signature")
+    app.append_context(twilio_form=form)  # the routes read the form checked here (cleared per request)
     return next_middleware(app)
 
 

@@ -171,6 +171,14 @@ class CarrierSimulator:
         with self._lock:
             return [copy.deepcopy(c) for c in self._calls.values() if to is None or c.to == to]
 
+    def dial_counts(self) -> dict[str, int]:
+        """Calls placed to each number so far (no snapshot copied: cheap enough to poll)."""
+        with self._lock:
+            counts: dict[str, int] = {}
+            for call in self._calls.values():
+                counts[call.to] = counts.get(call.to, 0) + 1
+            return counts
+
     def messages(self) -> list[SimMessage]:
         with self._lock:
             return [copy.deepcopy(m) for m in self._messages]

@@ -117,7 +117,8 @@ def test_call_due_outside_the_window_moves_to_the_opening_in_the_callee_zone(api
         json={"contact_id": contact["contact_id"], "call_purpose": "follow_up"},
     )
     call_id = response.json()["call_id"]
-    call = api.wait_for(lambda: (c := api.get(f"/calls/{call_id}").json())["reasons"] and c)
+    # the dialer records the reason, then creates the schedule: wait for both
+    call = api.wait_for(lambda: (c := api.get(f"/calls/{call_id}").json())["reasons"] and c["schedule"] and c)
     assert call["status"] == "scheduled" and call["attempts"] == 0
     assert call["reasons"][-1]["reason"] == "outside_calling_window"
     assert call["scheduled_time"] == "2026-11-25T17:00:00Z"  # 09:00 in Los Angeles

@@ -113,3 +113,171 @@ def test_model_keys_and_indexes_match_the_template(logical_id: str) -> None:
     declared = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
     used = {a["AttributeName"]: a["AttributeType"] for a in schema["attribute_definitions"]}
     assert declared == used
+
+
+# --- least privilege that still works: every function may call what it is configured to call ---
+
+_PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::StackName": "stack",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+class _Arns:
+    """Resolves the transformed template's intrinsic functions to the names and ARNs CloudFormation
+    would give the resources (a resource without a fixed name gets a stand-in one)."""
+
+    def __init__(self, template: dict[str, Any]) -> None:
+        self.template = template
+        self.resources: dict[str, Any] = template["Resources"]
+
+    def name(self, lid: str) -> str:
+        props = self.resources[lid].get("Properties", {})
+        for key in ("FunctionName", "StateMachineName", "TableName", "Name", "QueueName", "TopicName"):
+            if key in props:
+                return str(self.resolve(props[key]))
+        return f"stack-{lid}-GENERATED"
+
+    def ref(self, name: str) -> str:
+        if name in _PSEUDO:
+            return _PSEUDO[name]
+        if name in self.template.get("Parameters", {}):
+            return str(self.template["Parameters"][name].get("Default", ""))
+        kind = self.resources[name]["Type"]
+        if kind in ("AWS::StepFunctions::StateMachine", "AWS::SNS::Topic", "AWS::SecretsManager::Secret"):
+            return self.get_att(name, "Arn")
+        return self.name(name)
+
+    def get_att(self, lid: str, attribute: str) -> str:
+        kind, name = self.resources[lid]["Type"], self.name(lid)
+        prefix = "arn:aws:{}:us-east-1:123456789012:"
+        if attribute in ("Name", "TopicName", "QueueName"):
+            return name
+        return {
+            "AWS::Lambda::Function": prefix.format("lambda") + f"function:{name}",
+            "AWS::StepFunctions::StateMachine": prefix.format("states") + f"stateMachine:{name}",
+            "AWS::IAM::Role": f"arn:aws:iam::123456789012:role/{name}",
+            "AWS::SQS::Queue": prefix.format("sqs") + name,
+            "AWS::SNS::Topic": prefix.format("sns") + name,
+            "AWS::SecretsManager::Secret": prefix.format("secretsmanager") + f"secret:{name}",
+            "AWS::DynamoDB::Table": prefix.format("dynamodb") + f"table/{name}",
+            "AWS::Logs::LogGroup": prefix.format("logs") + f"log-group:{name}",
+        }.get(kind, f"{lid}.{attribute}")
+
+    def resolve(self, value: Any, variables: dict[str, Any] | None = None) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v, variables) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                lid, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
+                return self.get_att(lid, attribute)
+            if key == "Fn::Sub":
+                text, local = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
+                return re.sub(r"\$\{([^}!]+)\}", lambda m: self._sub(m.group(1), local), text)
+            if key == "Fn::Join":
+                return str(arg[0]).join(str(self.resolve(v)) for v in arg[1])
+            if key == "Fn::If":
+                return self.resolve(arg[1])
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _sub(self, name: str, local: dict[str, Any]) -> str:
+        if name in local:
+            return str(local[name])
+        if "." in name and not name.startswith("AWS::"):
+            return self.get_att(*name.split(".", 1))
+        return self.ref(name)
+
+    def statements(self, role: str) -> list[dict[str, Any]]:
+        policies = self.resources[role]["Properties"].get("Policies", [])
+        found = []
+        for policy in policies:
+            for statement in self.resolve(policy["PolicyDocument"])["Statement"]:
+                found.append(statement)
+        return found
+
+    def allows(self, role: str, action: str, resource: str) -> bool:
+        from fnmatch import fnmatchcase
+
+        def listed(value: Any) -> list[str]:
+            return [str(v) for v in (value if isinstance(value, list) else [value])]
+
+        return any(
+            s.get("Effect") == "Allow"
+            and any(fnmatchcase(action.lower(), a.lower()) for a in listed(s.get("Action", [])))
+            and any(fnmatchcase(resource, r) for r in listed(s.get("Resource", [])))
+            for s in self.statements(role)
+        )
+
+
+def _function_needs(env: dict[str, str]) -> list[tuple[str, str]]:
+    """(action, resource) a function needs for the targets its environment names."""
+    needs = []
+    for key, value in env.items():
+        if re.match(r"^arn:aws:lambda:[^:]+:\d+:function:[^:]+$", value):
+            needs.append(("lambda:InvokeFunction", value))  # async invokes: the dialer, itself
+        elif re.match(r"^arn:aws:states:[^:]+:\d+:stateMachine:", value):
+            needs.append(("states:StartExecution", value))
+        elif key == "SALES_TOPIC_ARN":
+            needs.append(("sns:Publish", value))
+        elif key == "SECRETS_ARN":
+            needs.append(("secretsmanager:GetSecretValue", value))
+        elif key == "EVENT_BUS_NAME":
+            needs.append(("events:PutEvents", f"arn:aws:events:us-east-1:123456789012:event-bus/{value}"))
+        elif key == "SCHEDULER_ROLE_ARN":  # creates schedules run by that role
+            schedule = f"arn:aws:scheduler:us-east-1:123456789012:schedule/{env['SCHEDULE_GROUP']}/call-x"
+            needs += [("iam:PassRole", value), ("scheduler:CreateSchedule", schedule)]
+            needs += [("scheduler:UpdateSchedule", schedule), ("scheduler:GetSchedule", schedule)]
+    return needs
+
+
+@pytest.fixture
+def arns(monkeypatch: pytest.MonkeyPatch) -> _Arns:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return _Arns(transformed())
+
+
+def _functions(arns: _Arns) -> dict[str, tuple[str, dict[str, str]]]:
+    """logical id → (its role, its environment) for every function of the transformed template."""
+    found = {}
+    for lid, res in arns.resources.items():
+        if res["Type"] != "AWS::Lambda::Function":
+            continue
+        role = res["Properties"]["Role"]["Fn::GetAtt"][0]
+        env = arns.resolve(res["Properties"].get("Environment", {}).get("Variables", {}))
+        found[lid] = (role, {k: str(v) for k, v in env.items()})
+    return found
+
+
+def test_every_function_may_call_what_its_environment_names(arns: _Arns) -> None:
+    missing = [
+        f"{lid} ({role}) may not {action} on {resource}"
+        for lid, (role, env) in _functions(arns).items()
+        for action, resource in _function_needs(env)
+        if not arns.allows(role, action, resource)
+    ]
+    assert missing == []
+
+
+def test_trigger_may_invoke_itself_to_carry_fanouts_and_sweeps_on(arns: _Arns) -> None:
+    role, env = _functions(arns)["TriggerFunction"]
+    own = arns.get_att("TriggerFunction", "Arn")
+    assert env["TRIGGER_FUNCTION_ARN"] == own  # the ARN the code invokes is the function itself
+    assert arns.allows(role, "lambda:InvokeFunction", own)
+    assert arns.name("TriggerFunction") == "stack-trigger"  # fixed: the policy names it without a cycle
+
+
+def test_schedules_may_fire_every_function_they_target(arns: _Arns) -> None:
+    """The dialer (calls, watchdogs) and the post-call function (meeting reminders)."""
+    for lid in ("SchedulerFunction", "PostCallFunction"):
+        target = arns.get_att(lid, "Arn")
+        assert arns.allows("SchedulerInvokeRole", "lambda:InvokeFunction", target), lid
+        _, env = _functions(arns)[lid]
+        assert "SCHEDULER_ROLE_ARN" in env

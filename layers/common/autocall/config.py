@@ -49,6 +49,9 @@ class Settings:
     )
     schedule_dlq_arn: str = field(default_factory=lambda: _env("SCHEDULE_DLQ_ARN", ""))
     post_call_state_machine_arn: str = field(default_factory=lambda: _env("POST_CALL_STATE_MACHINE_ARN", ""))
+    # the trigger function's own ARN: a campaign's fan-out and steering sweeps go on in it, page
+    # by page (empty → the ARN the invocation was called by)
+    trigger_function_arn: str = field(default_factory=lambda: _env("TRIGGER_FUNCTION_ARN", ""))
     # business identity and the agent
     business_name: str = field(default_factory=lambda: _env("BUSINESS_NAME", "TechSolutions"))
     agent_name: str = field(default_factory=lambda: _env("AGENT_NAME", "Alex"))
@@ -72,6 +75,8 @@ class Settings:
     calling_window_start: str = field(default_factory=lambda: _env("CALLING_WINDOW_START", "09:00"))
     calling_window_end: str = field(default_factory=lambda: _env("CALLING_WINDOW_END", "20:00"))
     max_attempts: int = field(default_factory=lambda: _int("MAX_ATTEMPTS", 3))
+    # follow-up calls the post-call chain books in a row for one contact ("call me back later"...)
+    max_follow_ups: int = field(default_factory=lambda: _int("MAX_FOLLOW_UPS", 3))
     calls_per_second: float = field(default_factory=lambda: _float("CALLS_PER_SECOND", 1.0))
     max_concurrent_calls: int = field(default_factory=lambda: _int("MAX_CONCURRENT_CALLS", 50))
     # integrations

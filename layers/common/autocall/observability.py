@@ -11,7 +11,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 logger = Logger(service="autocall")
-tracer = Tracer(service="autocall")
+# X-Ray patches only what we call: botocore and pynamodb (AWS), http.client (Twilio's REST client and
+# any other HTTP). The default (patch_all) imports every library it can trace at cold start:
+# requests (~15 ms with charset_normalizer and idna), sqlite3, and probes for a dozen absent ones.
+tracer = Tracer(service="autocall", patch_modules=("botocore", "pynamodb", "httplib"))
 metrics = Metrics(namespace="Autocall", service="autocall")
 
 

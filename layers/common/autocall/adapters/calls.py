@@ -9,6 +9,7 @@ from typing import Any
 from autocall.adapters.tables import CallRow
 from autocall.clock import now
 from autocall.models.enums import CallStatus
+from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError, UpdateError
 
 
@@ -41,6 +42,78 @@ def get_call(call_id: str) -> CallRow | None:
         return CallRow.get(call_id, consistent_read=True)
     except CallRow.DoesNotExist:
         return None
+
+
+# --- the conversation's hot path -------------------------------------------------------------------
+# A turn is on the caller's clock: its read and its write go through pynamodb's own botocore client
+# (same endpoint, credentials, retries and timeouts) without the model layer's per-request work.
+# The read is projected to what a turn uses; the write returns nothing (pynamodb's update asks for
+# the whole item back and parses it again).
+
+TURN_ATTRIBUTES = ("call_id", "contact_id", "purpose", "context", "status", "status_rank", "turns", "memory",
+                   "outcome", "version")  # fmt: skip
+_TURN_NAMES = {f"#a{index}": name for index, name in enumerate(TURN_ATTRIBUTES)}
+_TURN_PROJECTION = ", ".join(_TURN_NAMES)
+
+
+def _client() -> Any:
+    return CallRow._get_connection().connection.client
+
+
+def get_call_for_turn(call_id: str) -> CallRow | None:
+    """The call as a conversation turn reads it (strongly consistent): only ``TURN_ATTRIBUTES``
+    are set, so the row is for reading and for ``save_turn``, not for ``update_call``."""
+    response = _client().get_item(
+        TableName=CallRow.Meta.table_name,
+        Key={"call_id": {"S": call_id}},
+        ConsistentRead=True,
+        ProjectionExpression=_TURN_PROJECTION,
+        ExpressionAttributeNames=_TURN_NAMES,
+    )
+    item = response.get("Item")
+    return CallRow.from_raw_data(item) if item else None
+
+
+def save_turn(row: CallRow, turns: list[dict[str, Any]], memory: dict[str, Any], outcome: str | None) -> bool:
+    """Write a conversation's turns and memory (and outcome) if the call has not ended and nobody
+    wrote it since ``row`` was read (its version, as pynamodb's version check); False otherwise."""
+    moment = now()
+    names = {"#turns": "turns", "#memory": "memory", "#updated_at": "updated_at", "#version": "version",
+             "#status_rank": "status_rank"}  # fmt: skip
+    values: dict[str, Any] = {
+        ":turns": {"S": CallRow.turns.serialize(turns)},
+        ":memory": {"S": CallRow.memory.serialize(memory)},
+        ":updated_at": {"S": CallRow.updated_at.serialize(moment)},
+        ":ended": {"N": str(CallStatus.COMPLETED.rank)},
+        ":next": {"N": str(int(row.version or 0) + 1)},
+    }
+    update = "SET #turns = :turns, #memory = :memory, #updated_at = :updated_at, #version = :next"
+    if outcome:
+        names["#outcome"] = "outcome"
+        values[":outcome"] = {"S": outcome}
+        update += ", #outcome = :outcome"
+    if row.version is None:
+        condition = "#status_rank < :ended AND attribute_not_exists(#version)"
+    else:
+        condition = "#status_rank < :ended AND #version = :version"
+        values[":version"] = {"N": str(int(row.version))}
+    try:
+        _client().update_item(
+            TableName=CallRow.Meta.table_name,
+            Key={"call_id": {"S": row.call_id}},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    row.turns, row.memory, row.updated_at, row.version = turns, memory, moment, int(row.version or 0) + 1
+    if outcome:
+        row.outcome = outcome
+    return True
 
 
 def calls_for_contact(contact_id: str, limit: int = 10) -> list[CallRow]:

@@ -1,4 +1,5 @@
-"""Data access for the campaigns table, and the async invoke that carries a fan-out on."""
+"""Data access for the campaigns table, a campaign's scheduled calls page by page, and the async
+invokes that carry a fan-out or a steering sweep on."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from autocall.adapters.tables import CampaignRow
+from autocall.adapters.tables import CallRow, CampaignRow
 from autocall.clock import now
+from autocall.models.enums import CallStatus
 from pynamodb.exceptions import UpdateError
 
 
@@ -77,3 +79,25 @@ def continue_fanout_async(function_arn: str, campaign_id: str) -> None:
         InvocationType="Event",
         Payload=json.dumps({"fanout": campaign_id}).encode(),
     )
+
+
+def continue_sweep_async(function_arn: str, sweep: dict[str, Any]) -> None:
+    """Hand the rest of a pause, resume or cancel sweep to another invocation of ``function_arn``."""
+    _lambda().invoke(
+        FunctionName=function_arn,
+        InvocationType="Event",
+        Payload=json.dumps({"sweep": sweep}).encode(),
+    )
+
+
+def scheduled_calls_page(campaign_id: str, cursor: Any, limit: int) -> tuple[list[CallRow], Any]:
+    """Up to ``limit`` scheduled calls of the campaign in due-time order, after ``cursor`` (the
+    by-campaign index's LastEvaluatedKey); the cursor of the next page, None after the last."""
+    found = CallRow.by_campaign.query(
+        campaign_id,
+        filter_condition=CallRow.status == CallStatus.SCHEDULED.value,
+        limit=limit,
+        last_evaluated_key=cursor or None,
+    )
+    rows = list(found)
+    return rows, found.last_evaluated_key

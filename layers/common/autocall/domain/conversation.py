@@ -137,8 +137,9 @@ def _callee(call: CallRow) -> ContactRow | None:
     return contact
 
 
-def _load(call_id: str) -> tuple[CallRow, ContactRow] | None:
-    call = repo.get_call(call_id)
+def _load(call_id: str, for_turn: bool = False) -> tuple[CallRow, ContactRow] | None:
+    """The call and its callee; ``for_turn`` reads only what a turn needs (see ``repo.save_turn``)."""
+    call = repo.get_call_for_turn(call_id) if for_turn else repo.get_call(call_id)
     if call is None:
         return None
     contact = _callee(call)
@@ -201,7 +202,7 @@ def answer(call_id: str) -> Reply:
 
 def take_turn(call_id: str, number: int, speech: str | None, confidence: float | None) -> Reply:
     started = time.perf_counter()
-    loaded = _load(call_id)
+    loaded = _load(call_id, for_turn=True)
     if loaded is None:
         return Reply(twiml.say_and_hangup("Sorry, this call can't continue. Goodbye."))
     call, contact = loaded
@@ -295,15 +296,9 @@ def _save_turn(
     call: CallRow, number: int, record: dict[str, Any], memory: dict[str, Any], outcome: str | None
 ) -> Reply:
     for _ in range(SAVE_TRIES):
-        actions = [
-            CallRow.turns.set([*(call.turns or []), record]),
-            CallRow.memory.set({**(call.memory or {}), **memory}),
-        ]
-        if outcome:
-            actions.append(CallRow.outcome.set(outcome))
-        if repo.update_call(call, actions, condition=CallRow.status_rank < CallStatus.COMPLETED.rank):
+        if repo.save_turn(call, [*(call.turns or []), record], {**(call.memory or {}), **memory}, outcome):
             return Reply(record["twiml"])
-        fresh = repo.get_call(call.call_id)  # another delivery of this turn won the race, or the call ended
+        fresh = repo.get_call_for_turn(call.call_id)  # another delivery of this turn won, or the call ended
         if fresh is not None and number < len(fresh.turns or []):
             return Reply(fresh.turns[number]["twiml"], replayed=True)
         if fresh is None or CallStatus(fresh.status).terminal or len(fresh.turns or []) != number:
@@ -387,7 +382,7 @@ def status_changed(
             actions.append(CallRow.duration_s.set(duration_s))
         if answered_by and not fresh.answered_by:
             actions.append(CallRow.answered_by.set(answered_by))
-        outcomes[:] = [fresh.outcome or _outcome_without_conversation(status, fresh)]
+        outcomes[:] = [_final_outcome(status, fresh, answered_by)]
         actions.append(CallRow.outcome.set(outcomes[0]))
         history = list(fresh.attempt_history or [])
         if history:
@@ -428,7 +423,21 @@ def _stale_callback(call: CallRow, call_sid: str | None) -> bool:
     return call.status == CallStatus.SCHEDULED.value or (call_sid is not None and call_sid in earlier)
 
 
-def _outcome_without_conversation(status: CallStatus, call: CallRow) -> str:
+def _machine(answered_by: str | None) -> bool:
+    """Twilio's AnsweredBy for an answering machine: machine_start, machine_end_beep, ..."""
+    return (answered_by or "").startswith("machine")
+
+
+def _final_outcome(status: CallStatus, call: CallRow, answered_by: str | None) -> str:
+    """The brain's outcome stands, but "no conversation" on a line a machine answered was voicemail
+    (the AMD callback never came, so the agent talked to the machine until it gave up)."""
+    machine = _machine(answered_by or call.answered_by)
+    if call.outcome and not (call.outcome == Outcome.NO_CONVERSATION.value and machine):
+        return str(call.outcome)
+    return _outcome_without_conversation(status, call, answered_by)
+
+
+def _outcome_without_conversation(status: CallStatus, call: CallRow, answered_by: str | None = None) -> str:
     if status == CallStatus.BUSY:
         return Outcome.BUSY.value
     if status == CallStatus.NO_ANSWER:
@@ -437,6 +446,6 @@ def _outcome_without_conversation(status: CallStatus, call: CallRow) -> str:
         return Outcome.FAILED.value
     if status == CallStatus.CANCELED:
         return Outcome.CANCELED.value
-    if (call.answered_by or "").startswith("machine"):
+    if _machine(answered_by or call.answered_by):  # this callback's AnsweredBy is not on the row yet
         return Outcome.VOICEMAIL.value
     return Outcome.NO_CONVERSATION.value

@@ -77,7 +77,44 @@ def dial(call_id: str) -> DialResult:
         if fresh is None or fresh.status not in LIVE:  # not dialed by anyone: give the slot back
             release_dial_slot(call_id)
         return DialResult(call_id, "skipped", "already_dialing")
-    return _place(repo.get_call(call_id) or call, contact)
+    return _place(_fresh_line(repo.get_call(call_id) or call), contact)
+
+
+_LAST_ATTEMPT_FIELDS = ("outcome", "answered_by", "duration_s")
+
+
+def _fresh_line(call: CallRow) -> CallRow:
+    """A retry is a new call on the line: the last attempt's conversation (turns, outcome, who
+    answered, the agent's memory) moves into that attempt's history entry, so the answer and turn
+    webhooks of this attempt start afresh instead of replaying the last one's (a machine's silence
+    must not be played back to the person who answers now)."""
+    for _ in range(3):
+        if call.status != CallStatus.DIALING.value:
+            return call
+        left = any(getattr(call, name) is not None for name in _LAST_ATTEMPT_FIELDS)
+        if not (left or call.turns or call.memory):
+            return call
+        history = list(call.attempt_history or [])
+        if len(history) >= 2:
+            previous = {name: getattr(call, name) for name in _LAST_ATTEMPT_FIELDS}
+            history[-2] = {**previous, **history[-2], "turns": list(call.turns or [])}
+        cleared = repo.update_call(
+            call,
+            [
+                CallRow.turns.set([]),
+                CallRow.memory.set({}),
+                CallRow.outcome.remove(),
+                CallRow.answered_by.remove(),
+                CallRow.duration_s.remove(),
+                CallRow.attempt_history.set(history),
+            ],
+            condition=CallRow.status == CallStatus.DIALING.value,
+        )
+        fresh = repo.get_call(call.call_id)
+        if fresh is None or cleared:
+            return fresh or call
+        call = fresh
+    return call
 
 
 def _guards(call: CallRow, contact: ContactRow) -> DialResult | None:

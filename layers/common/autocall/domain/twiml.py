@@ -1,13 +1,13 @@
 """TwiML the caller hears. Text from the LLM or the callee only ever becomes the text content of a
-<Say>: it is cleaned of characters XML cannot carry and escaped by ElementTree, so it can never
-add a verb or break the document."""
+<Say>: it is cleaned of characters XML cannot carry and escaped (by ElementTree, or by ``_text`` and
+``_attribute`` on the two documents of every turn), so it can never add a verb or break the document."""
 
 from __future__ import annotations
 
 import re
 from urllib.parse import urlencode
 
-from twilio.twiml.voice_response import Gather, VoiceResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 VOICE = "Polly.Joanna-Neural"
 LANGUAGE = "en-US"
@@ -26,32 +26,42 @@ def webhook_url(base_url: str, path: str, **params: str | int) -> str:
     return f"{base_url.rstrip('/')}{path}?{urlencode(params)}" if params else f"{base_url.rstrip('/')}{path}"
 
 
+# The documents of every turn are written as strings: the twilio library builds an ElementTree and
+# serializes it (~0.1 ms a turn). The same bytes as the library writes.
+_HEAD = '<?xml version="1.0" encoding="UTF-8"?><Response>'
+_SAY = f'<Say language="{LANGUAGE}" voice="{VOICE}"'
+
+
+def _text(value: str) -> str:
+    """Escaped as ElementTree escapes text content."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _attribute(value: str) -> str:
+    """Escaped as ElementTree escapes an attribute value."""
+    value = _text(value).replace('"', "&quot;")
+    return value.replace("\r", "&#13;").replace("\n", "&#10;").replace("\t", "&#09;")
+
+
+def _say(spoken: str) -> str:
+    return f"{_SAY}>{_text(spoken)}</Say>" if spoken else f"{_SAY} />"
+
+
 def say_and_gather(text: str, action_url: str, timeout_s: int = 6) -> str:
-    """Say ``text`` (interruptible) and listen for speech; silence posts back too."""
-    response = VoiceResponse()
-    gather = Gather(
-        input="speech",
-        action=action_url,
-        method="POST",
-        speech_timeout="auto",
-        timeout=timeout_s,
-        action_on_empty_result=True,
-        barge_in=True,
-        language=LANGUAGE,
+    """Say ``text`` (interruptible) and listen for speech; silence posts back too.
+
+    The redirect is only reached if Twilio cannot post the gather result: never a silent line."""
+    return (
+        f'{_HEAD}<Gather action="{_attribute(action_url)}" actionOnEmptyResult="true" bargeIn="true" '
+        f'input="speech" language="{LANGUAGE}" method="POST" speechTimeout="auto" timeout="{int(timeout_s)}">'
+        f"{_say(speakable(text))}</Gather>"
+        f'<Redirect method="POST">{_text(action_url)}</Redirect></Response>'
     )
-    gather.say(speakable(text), voice=VOICE, language=LANGUAGE)
-    response.append(gather)
-    # Only reached if Twilio cannot post the gather result: never leave the line silent.
-    response.redirect(action_url, method="POST")
-    return str(response)
 
 
 def say_and_hangup(text: str) -> str:
-    response = VoiceResponse()
-    if speakable(text):  # an empty <Say> is an error to Twilio (13520), not silence
-        response.say(speakable(text), voice=VOICE, language=LANGUAGE)
-    response.hangup()
-    return str(response)
+    spoken = speakable(text)  # an empty <Say> is an error to Twilio (13520), not silence
+    return f"{_HEAD}{_say(spoken) if spoken else ''}<Hangup /></Response>"
 
 
 def say_and_transfer(text: str, number: str, caller_id: str) -> str:

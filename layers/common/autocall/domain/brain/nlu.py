@@ -1,8 +1,9 @@
 """Offline understanding of what a callee said: intents, keywords, sentiment and times.
 
 Pure functions, cheap enough to run on every turn. The two slow pieces are created lazily and
-only when needed: the Vader analyzer once per process, and dateparser only when the utterance
-holds a time-like token ("Tuesday", "at 3", "tomorrow morning").
+only when needed: the Vader analyzer once per process, and dateparser (milliseconds a call) only
+for a day the direct rules do not resolve: weekdays, "tomorrow", "March 10" and "in 20 minutes" are
+computed as dateparser resolves them, without it.
 """
 
 from __future__ import annotations
@@ -290,6 +291,18 @@ def _parse_with_dateparser(expression: str, local_now: datetime) -> datetime | N
     return parsed if isinstance(parsed, datetime) else None
 
 
+def _in_so_long(match: re.Match[str], local_now: datetime) -> datetime | None:
+    """'in 20 minutes', 'in an hour': as dateparser reads them (on the naive local clock), directly;
+    None for a moment past the calendar's end, as dateparser."""
+    amount, unit = match.group(1), match.group(2)
+    count = 1 if amount in ("a", "an") else _hour_of(amount)
+    try:
+        delta = timedelta(hours=count) if unit.startswith("hour") else timedelta(minutes=count)
+        return local_now.replace(tzinfo=None) + delta
+    except OverflowError:
+        return None
+
+
 def _hour_of(token: str) -> int:
     return _NUMBER_WORDS.get(token) or int(token)
 
@@ -342,8 +355,42 @@ def _day(day_text: str, local_now: datetime) -> date | None:
                 return candidate
         return None
     expression = re.sub(r"\bthurs\b", "thursday", re.sub(r"\btues\b", "tuesday", day_text))
+    named = _calendar_day(expression, today)
+    if named is not None:
+        return named
     parsed = _parse_with_dateparser(expression, local_now)
     return parsed.date() if parsed else None
+
+
+_WEEKDAY_NUMBER = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5,
+                   "sunday": 6}  # fmt: skip
+_MONTH_NUMBER = {name: number for number, names in enumerate(
+    [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
+     ("july", "jul"), ("august", "aug"), ("september", "sept", "sep"), ("october", "oct"),
+     ("november", "nov"), ("december", "dec")], start=1) for name in names}  # fmt: skip
+_NAMED_DAY_RX = re.compile(
+    rf"(?P<rel>day after tomorrow|tomorrow)|(?:(?P<this>this )|next )?(?P<weekday>{_WEEKDAY})"
+    rf"|(?P<month>{_MONTH})\.? (?P<dom>\d{{1,2}})(?:st|nd|rd|th)?"
+)
+
+
+def _calendar_day(expression: str, today: date) -> date | None:
+    """The day a plain expression names, as dateparser resolves it (future preferred), computed
+    directly: dateparser takes milliseconds a call. None when it is not one of these expressions
+    (or not a real date): dateparser decides then."""
+    m = _NAMED_DAY_RX.fullmatch(expression)
+    if m is None:
+        return None
+    if m.group("rel"):
+        return today + timedelta(days=2 if m.group("rel") == "day after tomorrow" else 1)
+    if m.group("weekday"):
+        ahead = (_WEEKDAY_NUMBER[m.group("weekday")] - today.weekday()) % 7
+        return today + timedelta(days=ahead if ahead or m.group("this") else 7)
+    try:
+        day = date(today.year, _MONTH_NUMBER[m.group("month")], int(m.group("dom")))
+        return day if day > today else date(today.year + 1, day.month, day.day)
+    except ValueError:
+        return None
 
 
 def parse_time(text: str, now: datetime, time_zone: str) -> TimeMention | None:
@@ -355,7 +402,7 @@ def parse_time(text: str, now: datetime, time_zone: str) -> TimeMention | None:
     zone = ZoneInfo(time_zone)
     local_now = now.astimezone(zone)
     if rel_m and not day_m:
-        parsed = _parse_with_dateparser(rel_m.group(0), local_now)
+        parsed = _in_so_long(rel_m, local_now)
         if parsed is None:
             return None
         return TimeMention(parsed.replace(tzinfo=zone), True, rel_m.group(0))

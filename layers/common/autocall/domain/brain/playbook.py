@@ -79,8 +79,20 @@ def new_memory() -> dict[str, Any]:
 def load_memory(memory: dict[str, Any]) -> dict[str, Any]:
     """The call's playbook state, with defaults for anything missing (the LLM brain keeps it too)."""
     mem = new_memory()
-    mem.update(copy.deepcopy(memory))
+    mem.update(_copied(memory))
     return mem
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of JSON-shaped state (dicts, lists, scalars): several times cheaper than
+    ``copy.deepcopy``, which it falls back to for anything else."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return copy.deepcopy(value)
 
 
 def bump(mem: dict[str, Any], counter: str, by: int = 1) -> int:

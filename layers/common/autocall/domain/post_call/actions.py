@@ -180,6 +180,34 @@ def _notify(
     )
 
 
+def follow_ups_before(ctx: PostCall, limit: int) -> int:
+    """How many follow-up calls led to this call (counted up to ``limit``): the chain of
+    ``source_call_id`` back to the call that started the thread, for this contact."""
+    made, source, seen = 0, ctx.context.get("source_call_id"), {ctx.call_id}
+    while source and made < limit and str(source) not in seen:
+        made += 1
+        seen.add(str(source))
+        row = calls_repo.get_call(str(source))
+        source = (row.context or {}).get("source_call_id") if row is not None else None
+    return made
+
+
+_FOLLOW_UP_TEAM = {CallPurpose.CUSTOMER_SUPPORT: "support", CallPurpose.RENEWAL_REMINDER: "renewals"}
+
+
+def _follow_up_capped(ctx: PostCall, analysis: dict[str, Any], kind: str) -> list[str] | None:
+    """Past ``MAX_FOLLOW_UPS`` follow-ups in a row the agent books no more: the reason goes on the
+    call and the team is told to take the contact over. None while a follow-up may be booked."""
+    cap = max(0, get_settings().max_follow_ups)
+    if follow_ups_before(ctx, cap) < cap:
+        return None
+    _add_reason(ctx.call_id, "max_follow_ups_reached")
+    team = _FOLLOW_UP_TEAM.get(ctx.purpose, "sales")
+    _notify(ctx, analysis, "follow_up_limit", f"Follow-up limit reached ({kind})", "normal", team)
+    logger.info("follow-up limit reached", extra={"call_id": ctx.call_id, "kind": kind, "cap": cap})
+    return [f"{kind}_skipped_max_follow_ups_reached", f"{team}_team_notified_to_follow_up"]
+
+
 def _place_follow_up(
     ctx: PostCall, kind: str, purpose: CallPurpose, at: datetime, context: dict[str, Any]
 ) -> bool:
@@ -275,6 +303,9 @@ def send_preparation_materials(ctx: PostCall, analysis: dict[str, Any], env: Act
 
 
 def schedule_meeting_call(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -> list[str]:
+    capped = _follow_up_capped(ctx, analysis, "follow_up_call")
+    if capped is not None:
+        return capped
     context = {"demo_type": ctx.context.get("demo_type") or "technical"}
     if ctx.context.get("product_interest"):
         context["product_interest"] = ctx.context["product_interest"]
@@ -312,6 +343,9 @@ def notify_sales_team(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -
 
 
 def schedule_callback(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -> list[str]:
+    capped = _follow_up_capped(ctx, analysis, "callback")
+    if capped is not None:
+        return capped
     moment = now()
     if ctx.callback_at is not None:
         at = callback_time(ctx.callback_at, moment, ctx.time_zone, ctx.window, ctx.contact.country)
@@ -366,6 +400,9 @@ def prepare_contract(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) ->
 
 
 def schedule_negotiation_call(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -> list[str]:
+    capped = _follow_up_capped(ctx, analysis, "negotiation_call")
+    if capped is not None:
+        return capped
     at = business_days_later(
         now(), NEGOTIATION_DELAY_DAYS, FOLLOW_UP_HOUR, ctx.time_zone, ctx.window, ctx.contact.country
     )

@@ -110,17 +110,19 @@ def parse_utc(value: str) -> datetime:
 
 
 def resolve_outcome(call: CallRow) -> Outcome:
-    """The call's final outcome: an opt-out wins, then the brain's outcome, then the line's status."""
+    """The call's final outcome: an opt-out wins, then the brain's outcome (but "no conversation" with
+    a machine is voicemail), then the line's status."""
     actions = (call.memory or {}).get("agent_actions") or []
     if call.outcome == Outcome.OPTED_OUT.value or any(
         a.get("kind") == AgentActionKind.OPT_OUT.value for a in actions
     ):
         return Outcome.OPTED_OUT
-    if call.outcome in _OUTCOMES:
+    machine = (call.answered_by or "").startswith(("machine", "fax"))
+    if call.outcome in _OUTCOMES and not (call.outcome == Outcome.NO_CONVERSATION.value and machine):
         return Outcome(call.outcome)
     if call.status in _STATUS_OUTCOME:
         return _STATUS_OUTCOME[call.status]
-    if (call.answered_by or "").startswith(("machine", "fax")):
+    if machine:  # Twilio said a machine answered, though no AMD callback came: voicemail, retried
         return Outcome.VOICEMAIL
     return Outcome.NO_CONVERSATION
 
