@@ -187,7 +187,12 @@ def measure(runs: int, only: str | None = None) -> dict[str, dict[str, float]]:
             )
     voice = figures.get("voice_webhook:app")
     if voice:
-        print(f"  voice_webhook built/naive {voice['ratio']:.2f}x (target <= {TARGET}x)")
+        cached, cold = voice["ratio_cached"], voice["ratio"]
+        verdict = "met" if cached <= TARGET else "NOT met"
+        print(
+            f"  voice_webhook built/naive {cached:.2f}x with the stdlib's bytecode present, as on Lambda "
+            f"(target <= {TARGET}x: {verdict}); {cold:.2f}x if even the stdlib compiles on every start"
+        )
     return figures
 
 
