@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from autocall.adapters.tables import ALL_TABLES
 
-from local.template import TEMPLATE_PATH, load_template
+from local.template import TEMPLATE_PATH, LocalTemplate, load_template
 
 
 def test_template_passes_cfn_lint() -> None:
@@ -117,22 +117,11 @@ def test_model_keys_and_indexes_match_the_template(logical_id: str) -> None:
 
 # --- least privilege that still works: every function may call what it is configured to call ---
 
-_PSEUDO = {
-    "AWS::Partition": "aws",
-    "AWS::Region": "us-east-1",
-    "AWS::AccountId": "123456789012",
-    "AWS::StackName": "stack",
-    "AWS::URLSuffix": "amazonaws.com",
-}
 
-
-class _Arns:
-    """Resolves the transformed template's intrinsic functions to the names and ARNs CloudFormation
-    would give the resources (a resource without a fixed name gets a stand-in one)."""
-
-    def __init__(self, template: dict[str, Any]) -> None:
-        self.template = template
-        self.resources: dict[str, Any] = template["Resources"]
+class _Arns(LocalTemplate):
+    """Resolves the transformed template's intrinsic functions (with the local stack's resolver) to
+    the names and ARNs CloudFormation would give its resources (a resource without a fixed name
+    gets a stand-in one)."""
 
     def name(self, lid: str) -> str:
         props = self.resources[lid].get("Properties", {})
@@ -142,8 +131,8 @@ class _Arns:
         return f"stack-{lid}-GENERATED"
 
     def ref(self, name: str) -> str:
-        if name in _PSEUDO:
-            return _PSEUDO[name]
+        if name.startswith("AWS::"):
+            return self.pseudo(name)
         if name in self.template.get("Parameters", {}):
             return str(self.template["Parameters"][name].get("Default", ""))
         kind = self.resources[name]["Type"]
@@ -166,34 +155,6 @@ class _Arns:
             "AWS::DynamoDB::Table": prefix.format("dynamodb") + f"table/{name}",
             "AWS::Logs::LogGroup": prefix.format("logs") + f"log-group:{name}",
         }.get(kind, f"{lid}.{attribute}")
-
-    def resolve(self, value: Any, variables: dict[str, Any] | None = None) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(v, variables) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((key, arg),) = value.items()
-            if key == "Ref":
-                return self.ref(arg)
-            if key == "Fn::GetAtt":
-                lid, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
-                return self.get_att(lid, attribute)
-            if key == "Fn::Sub":
-                text, local = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-                return re.sub(r"\$\{([^}!]+)\}", lambda m: self._sub(m.group(1), local), text)
-            if key == "Fn::Join":
-                return str(arg[0]).join(str(self.resolve(v)) for v in arg[1])
-            if key == "Fn::If":
-                return self.resolve(arg[1])
-        return {k: self.resolve(v) for k, v in value.items()}
-
-    def _sub(self, name: str, local: dict[str, Any]) -> str:
-        if name in local:
-            return str(local[name])
-        if "." in name and not name.startswith("AWS::"):
-            return self.get_att(*name.split(".", 1))
-        return self.ref(name)
 
     def statements(self, role: str) -> list[dict[str, Any]]:
         policies = self.resources[role]["Properties"].get("Policies", [])
@@ -241,7 +202,7 @@ def _function_needs(env: dict[str, str]) -> list[tuple[str, str]]:
 @pytest.fixture
 def arns(monkeypatch: pytest.MonkeyPatch) -> _Arns:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    return _Arns(transformed())
+    return _Arns(stack_name="stack", template=transformed())
 
 
 def _functions(arns: _Arns) -> dict[str, tuple[str, dict[str, str]]]:
