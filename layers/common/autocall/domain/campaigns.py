@@ -653,11 +653,13 @@ def _held(call: CallRow) -> bool:
     return not call.schedule_name and _last_steering(call) == _PAUSED
 
 
-def _pause_page(campaign: CampaignRow, sweep: Sweep, calls: list[CallRow]) -> int:
-    def hold(call: CallRow) -> Callable[[], bool]:
+def _unschedule(calls: Iterable[CallRow], move: Callable[[CallRow, str], bool], steering: str) -> int:
+    """Each call moved (held or cancelled) with the steering's reason, then its schedule removed."""
+
+    def unschedule(call: CallRow) -> Callable[[], bool]:
         def task() -> bool:
-            name = call.schedule_name  # the update below reads the row back without it
-            if not calls_repo.hold_scheduled(call, _PAUSED):
+            name = call.schedule_name  # the move below reads the row back without it
+            if not move(call, steering):
                 return False
             if name:
                 scheduler.delete_schedule(name)
@@ -665,22 +667,15 @@ def _pause_page(campaign: CampaignRow, sweep: Sweep, calls: list[CallRow]) -> in
 
         return task
 
-    return sum(_in_pool(hold(call) for call in calls if not _held(call)))
+    return sum(_in_pool(unschedule(call) for call in calls))
+
+
+def _pause_page(campaign: CampaignRow, sweep: Sweep, calls: list[CallRow]) -> int:
+    return _unschedule((call for call in calls if not _held(call)), calls_repo.hold_scheduled, _PAUSED)
 
 
 def _cancel_page(campaign: CampaignRow, sweep: Sweep, calls: list[CallRow]) -> int:
-    def cancel(call: CallRow) -> Callable[[], bool]:
-        def task() -> bool:
-            name = call.schedule_name
-            if not calls_repo.cancel_scheduled(call, _CANCELED):
-                return False
-            if name:
-                scheduler.delete_schedule(name)
-            return True
-
-        return task
-
-    return sum(_in_pool(cancel(call) for call in calls))
+    return _unschedule(calls, calls_repo.cancel_scheduled, _CANCELED)
 
 
 def _resume_page(campaign: CampaignRow, sweep: Sweep, calls: list[CallRow]) -> int:
