@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,6 +12,17 @@ import requests
 from autocall.clock import CLOCK
 
 from local.stack import LocalStack, free_port
+
+# Where the clock rests between tests: a fixed Wednesday noon in New York, earlier than every moment
+# a test sets. Resting at wall time instead would let whatever a test planned for later (a retry, a
+# follow-up) fall due between tests on some days of the year and not on others.
+RESTING = datetime(2026, 11, 11, 17, 0, tzinfo=UTC)
+
+
+def rest_clock() -> None:
+    """Run the clock at normal speed from ``RESTING``."""
+    CLOCK.freeze(RESTING)
+    CLOCK.set_speed(1.0)
 
 
 class Client:
@@ -45,6 +57,7 @@ class Client:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
+    rest_clock()
     local = LocalStack(
         port=free_port(),
         carrier_port=free_port(),

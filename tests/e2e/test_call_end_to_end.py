@@ -13,6 +13,7 @@ from autocall.models.enums import CallPurpose
 from twilio.request_validator import RequestValidator
 
 from local.personas import EXPECTED_OUTCOMES, PERSONAS, expected_outcome
+from tests.e2e.conftest import rest_clock
 
 WEDNESDAY_NOON_EASTERN = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
@@ -32,7 +33,7 @@ def run_clock_from(moment: datetime) -> None:
 def business_hours():
     run_clock_from(WEDNESDAY_NOON_EASTERN)
     yield
-    CLOCK.reset()
+    rest_clock()
 
 
 def run_call(api, persona: str | None, purpose: str, lines: list[str] | None = None, answer: str = "human"):

@@ -18,6 +18,8 @@ from autocall.config import reset_settings
 from autocall.domain.pacing import slot_holders
 from autocall.domain.windows import CallingWindow, is_open
 
+from tests.e2e.conftest import rest_clock
+
 FRIDAY_MORNING = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)  # 08:00 New York, 05:00 LA, 22:00 Tokyo
 ZONES = {"+1212": "America/New_York", "+1415": "America/Los_Angeles", "+8133": "Asia/Tokyo"}
 PERSONAS = ["interested_buyer", "not_interested", "busy", "voicemail", "no_answer", "gatekeeper"]
@@ -36,7 +38,7 @@ def fast_stack(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     stack.pump.skip_idle = False
     monkeypatch.undo()
     reset_settings()
-    CLOCK.reset()
+    rest_clock()
 
 
 class Peak:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from autocall.clock import CLOCK
 from autocall.models.enums import POSITIVE_OUTCOMES
 from rich.console import Console
 
@@ -21,7 +20,7 @@ from local.demo import DemoOptions, DemoResult, run_demo
 from local.demo_book import DEMO_START, SMALL_BOOK, TRIGGERS
 from local.personas import PERSONAS
 from local.stack import LocalStack
-from tests.e2e.conftest import Client
+from tests.e2e.conftest import Client, rest_clock
 
 # A week before the other e2e tests' moment: the retries and follow-ups they left behind stay in
 # the future while the demo runs.
@@ -41,14 +40,14 @@ def demo(
             Console(file=out, width=200),
         )
     finally:
-        CLOCK.reset()
+        rest_clock()
     yield result, Path(report).read_text(encoding="utf-8"), out.getvalue()
     forget_what_the_agent_planned(stack, result)
 
 
 def forget_what_the_agent_planned(stack: LocalStack, result: DemoResult) -> None:
-    """Retries, follow-ups and reminders lie in the past once the clock is reset: cancel them, so
-    that they do not ring during the next tests."""
+    """Cancel the retries, follow-ups and reminders the demo planned, so that they do not ring in a
+    later test that runs its clock past them."""
     api = Client(stack)
     for entry in result.calls:
         status = api.get(f"/calls/api/calls/autonomous_call_status/?contact_id={entry.view['contact_id']}")

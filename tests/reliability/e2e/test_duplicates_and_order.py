@@ -19,7 +19,7 @@ from twilio.request_validator import RequestValidator
 
 from local.demo import finished
 from local.personas import EXPECTED_OUTCOMES
-from tests.e2e.conftest import Client
+from tests.e2e.conftest import Client, rest_clock
 from tests.reliability.support import COUNTS, comparable
 
 WEDNESDAY_NOON_EASTERN = datetime(2026, 12, 9, 17, 0, tzinfo=UTC)
@@ -38,7 +38,7 @@ def business_hours() -> Iterator[None]:
     CLOCK.freeze(WEDNESDAY_NOON_EASTERN)
     CLOCK.set_speed(1.0)
     yield
-    CLOCK.reset()
+    rest_clock()
 
 
 def run_batch(api: Client, cases: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:

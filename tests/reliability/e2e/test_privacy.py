@@ -22,7 +22,7 @@ from local.demo import DemoOptions, run_demo
 from local.demo_book import BOOK, DEMO_START, DemoContact
 from local.personas import PERSONAS
 from local.stack import LocalStack
-from tests.e2e.conftest import Client
+from tests.e2e.conftest import Client, rest_clock
 from tests.reliability.support import COUNTS
 
 
@@ -108,7 +108,7 @@ def campaign_logs(
             CLOCK.freeze(CLOCK.now())  # the retries the demo planned stay in the future: faults hit ours
             failing_calls(Client(stack))
     finally:
-        CLOCK.reset()
+        rest_clock()
     yield lines, result
 
 

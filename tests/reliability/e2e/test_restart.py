@@ -19,7 +19,7 @@ from local.gateway import Gateway
 from local.lambdas import FunctionRegistry, route_moto_lambda
 from local.pump import SchedulePump
 from local.stack import LocalStack
-from tests.e2e.conftest import Client
+from tests.e2e.conftest import Client, rest_clock
 from tests.reliability.support import COUNTS
 
 START = datetime(2026, 12, 16, 17, 0, tzinfo=UTC)  # a Wednesday, noon in New York
@@ -98,7 +98,7 @@ def test_a_restart_mid_campaign_neither_redials_nor_loses_a_call(api: Client, st
         api.wait_for(lambda: all(finished(v, post_call=True) for v in views()), timeout=60)
         after = views()
     finally:
-        CLOCK.reset()
+        rest_clock()
     assert lost, "the crash left calls whose last status callback never arrived"
     for view in after:
         placed = stack.carrier.calls(to=api.get(f"/contacts/{view['contact_id']}").json()["phone"])
