@@ -176,6 +176,19 @@ def test_a_repeated_status_callback_counts_nothing_twice(
     assert [m.name for m in emitted(capsys.readouterr().out)] == []
 
 
+def test_metrics_turned_off_print_nothing_not_even_the_dimensioned_ones(
+    aws: Aws, line: CarrierSimulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call_id, sid = answered_call(aws, line)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    capsys.readouterr()
+    done = {"CallSid": sid, "CallStatus": "completed", "CallDuration": "0", "AnsweredBy": "machine_start"}
+    webhook(aws, f"/twilio/status?call_id={call_id}", done)
+    assert emitted(capsys.readouterr().out) == []
+    status, view = aws.api("GET", f"/calls/{call_id}")
+    assert (status, view["outcome"]) == (200, "voicemail")  # a CallOutcome metric when they are on
+
+
 def test_twilio_refusing_the_call_counts_a_twilio_error_and_the_guard_reason(
     aws: Aws, line: CarrierSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -71,7 +71,10 @@ def count(name: str, value: float = 1, unit: str = "Count", **dimensions: str) -
         metrics.add_metric(name=name, unit=unit, value=value)
         return
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+    if is_metrics_disabled():  # single_metric prints even when metrics are turned off
+        return
     with single_metric(name=name, unit=MetricUnit(unit), value=value, namespace=metrics.namespace) as metric:
         for key, dim in dimensions.items():
             metric.add_dimension(name=key, value=dim)
