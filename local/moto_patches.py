@@ -13,10 +13,16 @@
    conditions (and sorts what it keeps again): with 10,000 calls that is most of the dialer's time.
    It is handed only the items with the index's hash key instead, found with plain comparisons.
 4. Its server routes every request under one lock by matching the host against hundreds of URL
-   patterns. The answer for a host never changes: it is remembered."""
+   patterns. The answer for a host never changes: it is remembered.
+5. A TransactWriteItems deep-copies every table it touches, whole, to roll back with: the pacing
+   table gains a row per second dialed, so each dial copied thousands of items, and a 10,000-call
+   campaign spent its time and ~4 MB a call on copies. Only the items the transaction names are
+   kept and put back (the transaction runs whole under the lock above, so nothing else changed
+   them meanwhile)."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import threading
@@ -151,7 +157,76 @@ def remember_server_routes() -> None:
     DomainDispatcherApplication._autocall_routes = True  # type: ignore[attr-defined]
 
 
+class _TablesNotCopied:
+    """Stands in for the ``copy`` module in moto's DynamoDB backend: a Table is handed back as it
+    is (``roll_back_only_what_a_transaction_touched`` restores the items instead)."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def _transaction_items(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any]]:
+    """(table, hash key, range key) of every item a transaction writes or checks, in its order;
+    an item whose table or key the transaction will refuse is left out (nothing is written)."""
+    from moto.dynamodb.exceptions import MockValidationException, ResourceNotFoundException
+
+    found = []
+    for entry in transact_items:
+        for op_type, op in entry.items():
+            if not isinstance(op, dict):
+                continue
+            try:
+                table = backend.get_table(op.get("TableName"))
+                if op_type == "Put":
+                    attrs = op.get("Item") or {}
+                    names = [table.hash_key_attr, table.range_key_attr]
+                    key = {name: attrs[name] for name in names if name in attrs}
+                else:
+                    key = op.get("Key") or {}
+                found.append((table, *backend.get_keys_value(table, key)))
+            except (MockValidationException, ResourceNotFoundException, TypeError):
+                continue
+    return found
+
+
+def roll_back_only_what_a_transaction_touched() -> None:
+    from moto.dynamodb import models
+
+    if getattr(models.DynamoDBBackend, "_autocall_item_rollback", False):
+        return
+    models.copy = _TablesNotCopied  # type: ignore[assignment]
+    transact = models.DynamoDBBackend.transact_write_items
+
+    @functools.wraps(transact)
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        with _LOCK:
+            before: dict[tuple[str, Any, Any], Any] = {}  # the item as it was, or None
+            for table, hash_key, range_key in _transaction_items(self, transact_items):
+                if (table.name, hash_key, range_key) not in before:
+                    item = table.get_item(hash_key, range_key)
+                    before[(table.name, hash_key, range_key)] = copy.deepcopy(item)
+            try:
+                return transact(self, transact_items)
+            except Exception:
+                for (table_name, hash_key, range_key), item in before.items():
+                    table = self.tables[table_name]
+                    if item is None:
+                        table.delete_item(hash_key, range_key)
+                    elif range_key is not None:
+                        table.items[hash_key][range_key] = item
+                    else:
+                        table.items[hash_key] = item
+                raise
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    models.DynamoDBBackend._autocall_item_rollback = True  # type: ignore[attr-defined]
+
+
 def patch_moto() -> None:
+    roll_back_only_what_a_transaction_touched()
     make_dynamodb_atomic()
     dump_dynamodb_items()
     query_index_without_sorting_the_table()

@@ -22,7 +22,7 @@ from autocall import twilio_signature
 from autocall.adapters import calls as calls_repo
 from autocall.adapters import scheduler, suppression
 from autocall.adapters.campaigns import set_status
-from autocall.adapters.tables import CallRow
+from autocall.adapters.tables import CallRow, PacingRow
 from autocall.adapters.telephony import reset_telephony
 from autocall.clock import CLOCK
 from autocall.config import get_settings, reset_settings
@@ -339,6 +339,22 @@ def test_calls_per_second_are_counted_in_the_clock_second(api, monkeypatch):
     )
     CLOCK.advance(timedelta(seconds=1))
     assert acquire_dial_slot("c5") is None
+
+
+def test_a_refused_dial_leaves_both_counters_as_they_were(api, monkeypatch):
+    """The two counters change together or not at all (one transaction), here and on AWS."""
+    second = f"cps#{int(CLOCK.now().timestamp())}"
+    limits(monkeypatch, per_second=1000, concurrent=1)
+    assert acquire_dial_slot("first") is None
+    assert acquire_dial_slot("over-the-concurrency-limit") is not None
+    assert PacingRow.get(second).hits == 1  # the second's dial count was rolled back
+
+    release_dial_slot("first")
+    limits(monkeypatch, per_second=1, concurrent=10)
+    assert acquire_dial_slot("over-the-second's-limit") is not None
+    counter = PacingRow.get("concurrent")
+    assert (counter.hits, sorted(counter.holders or {})) == (0, [])  # no slot was taken
+    assert PacingRow.get(second).hits == 1
 
 
 def test_concurrent_dialers_never_exceed_the_limit_and_an_ended_call_frees_its_slot(
