@@ -19,10 +19,13 @@ from local.stack import LocalStack, free_port
 RESTING = datetime(2026, 11, 11, 17, 0, tzinfo=UTC)
 
 
+def run_clock_from(moment: datetime) -> None:
+    CLOCK.freeze(moment)
+    CLOCK.set_speed(1.0)  # time moves on from ``moment``, as the pump and pacing expect
+
+
 def rest_clock() -> None:
-    """Run the clock at normal speed from ``RESTING``."""
-    CLOCK.freeze(RESTING)
-    CLOCK.set_speed(1.0)
+    run_clock_from(RESTING)
 
 
 class Client:

@@ -8,12 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from autocall.clock import CLOCK
 from autocall.models.enums import CallPurpose
 from twilio.request_validator import RequestValidator
 
 from local.personas import EXPECTED_OUTCOMES, PERSONAS, expected_outcome
-from tests.e2e.conftest import rest_clock
+from tests.e2e.conftest import rest_clock, run_clock_from
 
 WEDNESDAY_NOON_EASTERN = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
@@ -22,11 +21,6 @@ _numbers = itertools.count(100)
 
 def next_number() -> str:
     return f"+1212555{next(_numbers):04d}"
-
-
-def run_clock_from(moment: datetime) -> None:
-    CLOCK.freeze(moment)
-    CLOCK.set_speed(1.0)  # time moves on from ``moment``, as the pump and pacing expect
 
 
 @pytest.fixture(autouse=True)

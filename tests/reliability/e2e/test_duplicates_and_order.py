@@ -13,13 +13,12 @@ from typing import Any
 
 import pytest
 import requests
-from autocall.clock import CLOCK
 from autocall.models.enums import CallPurpose
 from twilio.request_validator import RequestValidator
 
 from local.demo import finished
 from local.personas import EXPECTED_OUTCOMES
-from tests.e2e.conftest import Client, rest_clock
+from tests.e2e.conftest import Client, rest_clock, run_clock_from
 from tests.reliability.support import COUNTS, comparable
 
 WEDNESDAY_NOON_EASTERN = datetime(2026, 12, 9, 17, 0, tzinfo=UTC)
@@ -35,8 +34,7 @@ _numbers = itertools.count(3000)
 
 @pytest.fixture(autouse=True)
 def business_hours() -> Iterator[None]:
-    CLOCK.freeze(WEDNESDAY_NOON_EASTERN)
-    CLOCK.set_speed(1.0)
+    run_clock_from(WEDNESDAY_NOON_EASTERN)
     yield
     rest_clock()
 
