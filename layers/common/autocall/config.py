@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 
 def _env(name: str, default: str = "") -> str:
@@ -88,11 +87,22 @@ class Settings:
     local_stack: bool = field(default_factory=lambda: _env("AUTOCALL_LOCAL", "") == "1")
 
 
-@lru_cache(maxsize=1)
+_SETTINGS: dict[str, Settings] = {}
+
+
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of the function this code runs in, parsed once per function.
+
+    Keyed by ``AWS_LAMBDA_FUNCTION_NAME`` (set by Lambda, constant for an execution environment), so
+    on AWS this is one parse per container; the local stack runs several functions in one process,
+    each thread with only its own function's environment, and each gets its own settings."""
+    key = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+    settings = _SETTINGS.get(key)
+    if settings is None:
+        settings = _SETTINGS[key] = Settings()
+    return settings
 
 
 def reset_settings() -> None:
     """Forget the parsed settings (tests and the local stack change the environment)."""
-    get_settings.cache_clear()
+    _SETTINGS.clear()
