@@ -1,8 +1,10 @@
 """An API Gateway (REST, proxy integration) in front of the in-process handlers.
 
-Routes, the authorizer and the auth-free routes come from template.yaml; each request becomes the
-same proxy event API Gateway would send (path and query parameters, headers, base64 bodies,
-requestContext with stage, domain and the authorizer's principal)."""
+Routes, the authorizer and the auth-free routes come from template.yaml; the API answers only under
+its stage (``/{Stage}/...`` as the template names it), as an execute-api endpoint does. Each request
+becomes the proxy event API Gateway would send: ``path`` without the stage, ``requestContext.path``
+with it, ``domainName`` the host the client asked for, path and query parameters, headers, base64
+bodies and the authorizer's principal."""
 
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ from urllib.parse import parse_qs, urlsplit
 from local.lambdas import FunctionRegistry
 from local.template import ACCOUNT_ID, REGION, LocalTemplate, Route
 
-STAGE = "local"
 _log = logging.getLogger("autocall.local.gateway")
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 
@@ -42,6 +43,8 @@ class Gateway:
     ):
         self.template = template
         self.registry = registry
+        self.stage = template.stage
+        self.api_id = template.ref("Api")
         self.routes: list[Route] = template.routes()
         self.authorizer = template.authorizer_function()
         self._auth_cache: dict[str, tuple[float, str]] = {}
@@ -80,9 +83,14 @@ class Gateway:
         self._thread: threading.Thread | None = None
 
     @property
-    def url(self) -> str:
+    def address(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{host}:{port}"
+
+    @property
+    def url(self) -> str:
+        """The API's base URL on loopback, stage included."""
+        return f"http://{self.address}/{self.stage}"
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
@@ -97,7 +105,19 @@ class Gateway:
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str = "127.0.0.1"
     ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(raw_path)
-        path = parts.path
+        prefix = f"/{self.stage}"
+        if not parts.path.startswith(prefix + "/"):
+            # what an execute-api endpoint answers outside its stages
+            body = json.dumps({"message": "Missing Authentication Token"}).encode()
+            return (
+                403,
+                {
+                    "Content-Type": "application/json",
+                    "x-amzn-ErrorType": "MissingAuthenticationTokenException",
+                },
+                body,
+            )
+        path = parts.path[len(prefix) :]
         route, params = self._match(method, path)
         if route is None:
             if any(r.matches(r.method, path) is not None for r in self.routes):
@@ -137,7 +157,9 @@ class Gateway:
             effect = cached[1]
         else:
             assert self.authorizer is not None
-            method_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:local/{STAGE}/{method}{path}"
+            method_arn = (
+                f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{self.api_id}/{self.stage}/{method}{path}"
+            )
             try:
                 policy = self.registry.invoke(
                     self.authorizer, {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}
@@ -169,7 +191,8 @@ class Gateway:
             is_b64 = False
         except UnicodeDecodeError:
             text, is_b64 = base64.b64encode(body).decode(), True
-        headers = {**headers, "X-Forwarded-Proto": "http"}
+        # API Gateway's edge terminates TLS: the function always sees https on port 443
+        headers = {**headers, "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"}
         return {
             "resource": route.path,
             "path": path,
@@ -183,12 +206,13 @@ class Gateway:
             "requestContext": {
                 "resourcePath": route.path,
                 "httpMethod": method,
-                "path": path,  # the local gateway behaves like a custom domain: no stage in the path
-                "stage": STAGE,
-                "domainName": host,
+                "path": f"/{self.stage}{path}",
+                "stage": self.stage,
+                "domainName": host.split(":")[0] if host.endswith(":443") else host,
+                "domainPrefix": host.split(".")[0],
                 "requestId": str(uuid.uuid4()),
                 "accountId": ACCOUNT_ID,
-                "apiId": "local",
+                "apiId": self.api_id,
                 "requestTimeEpoch": int(time.time() * 1000),
                 "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent", "")},
                 "authorizer": {"principalId": principal} if principal else None,

@@ -15,7 +15,43 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from local import environ
 from local.template import ACCOUNT_ID, REGION, LocalTemplate
+
+# What the process lends every function: what Lambda's runtime gives a function (its path, locale,
+# region and credentials) and the local stack's endpoint swaps. Nothing else of the process's
+# environment reaches a handler; its settings come from template.yaml alone.
+RUNTIME_VARIABLES = ("PATH", "HOME", "LANG", "TZ", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ACCESS_KEY_ID",
+                     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")  # fmt: skip
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "TWILIO_API_BASE_URL", "OPENAI_BASE_URL")
+# Locally, secrets come from env vars (autocall.secrets falls back to them when the secret's
+# value is empty); on AWS they are in Secrets Manager.
+SECRET_VARIABLES = (
+    "AUTOCALL_API_TOKEN",
+    "TWILIO_AUTH_TOKEN",
+    "OPENAI_API_KEY",
+    "FORM_SECRETS",
+    "CRM_WEBHOOK_SECRET",
+)
+LENT_VARIABLES = (*RUNTIME_VARIABLES, *ENDPOINT_VARIABLES, *SECRET_VARIABLES)
+LAMBDA_VARIABLES = (
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+)
+# Logging, metrics and tracing switches the process may set for every function (quiet benches, no
+# X-Ray daemon): observability only, never a setting the code acts on.
+OBSERVABILITY_PREFIX = "POWERTOOLS_"
+_NAMES: dict[str, str] = {}  # function name → logical id, over every registry of the process
+
+
+def current_function() -> str | None:
+    """The logical id of the function this thread runs for (threads started by an invocation run
+    for it too); None outside any invocation: the test harness, the gateway, the pump."""
+    env = environ.current()
+    if env is None:
+        return None
+    return _NAMES.get(env.get("AWS_LAMBDA_FUNCTION_NAME", ""))
 
 
 @dataclass
@@ -126,8 +162,16 @@ class FunctionRegistry:
     is already running (in-process, nested) gets another environment rather than waiting for its
     own."""
 
-    def __init__(self, template: LocalTemplate, instances: int = DEFAULT_INSTANCES) -> None:
+    def __init__(
+        self,
+        template: LocalTemplate,
+        instances: int = DEFAULT_INSTANCES,
+        env_overrides: dict[str, str] | None = None,
+    ) -> None:
         self.template = template
+        # values a test or bench gives a variable in every function that has it (a function
+        # that lacks the variable on AWS lacks it here too)
+        self.env_overrides = dict(env_overrides or {})
         self.instances = max(1, instances)
         self._names: dict[str, str] = {}  # function name → logical id
         self._lock = threading.Lock()
@@ -136,9 +180,54 @@ class FunctionRegistry:
         self._async = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lambda-async")
         self.async_errors: list[str] = []
         self._in_flight = 0  # invocations running or queued (the pump's skip-idle mode reads it)
+        self._environments: dict[str, dict[str, str]] = {}
         for lid in template.functions():
             self._names[template.function_name(lid)] = lid
+        _NAMES.update(self._names)
         isolate_powertools_state()
+        environ.install()
+
+    def function_env(self, logical_id: str) -> dict[str, str]:
+        """The whole environment the function's handler sees, built for each invocation:
+
+        - the template's variables for it (Globals + its own, references resolved) — the only
+          settings it gets; a value the process (a test, ``make run``'s shell) or ``env_overrides``
+          gives one of *those* variables replaces the template's, but nothing adds a variable the
+          function lacks on AWS;
+        - what Lambda's runtime adds (function name, region, credentials, path);
+        - the local stack's swaps: service endpoints, and the secrets' env fallbacks (locally,
+          secrets come from env vars);
+        - logging/metrics/tracing switches (``POWERTOOLS_*``)."""
+        own = self._environments.get(logical_id)
+        if own is None:
+            own = self._environments[logical_id] = {
+                **self.template.function_environment(logical_id),
+                "AWS_LAMBDA_FUNCTION_NAME": self.template.function_name(logical_id),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.template.memory_size(logical_id)),
+            }
+        process = environ.process_environment()
+        env = {k: process[k] for k in LENT_VARIABLES if k in process}
+        env.update(own)
+        env.update({k: process[k] for k in own if k in process and k not in LAMBDA_VARIABLES})
+        env.update({k: v for k, v in self.env_overrides.items() if k in own})
+        env.update({k: v for k, v in process.items() if k.startswith(OBSERVABILITY_PREFIX)})
+        return env
+
+    def settings(self, logical_id: str) -> Any:
+        """The settings the function's code reads (tests that act beside a function)."""
+        from autocall.config import Settings
+
+        with environ.function_environment(self.function_env(logical_id)):
+            return Settings()
+
+    def refresh_environments(self) -> None:
+        """Re-read the template's variables (a parameter changed); an invocation under way keeps
+        the environment it started with."""
+        self._environments.clear()
+        from autocall.config import reset_settings
+
+        reset_settings()
 
     def logical_id(self, function: str) -> str:
         name = function.split(":function:")[-1].split(":")[0]
@@ -150,7 +239,8 @@ class FunctionRegistry:
 
     def handler(self, logical_id: str) -> Any:
         """A warm environment's handler, to call directly (no invocation bookkeeping)."""
-        handler = self._checkout(logical_id)
+        with environ.function_environment(self.function_env(logical_id)):
+            handler = self._checkout(logical_id)  # a cold start imports with the function's environment
         self._checkin(logical_id, handler)
         return handler
 
@@ -175,7 +265,8 @@ class FunctionRegistry:
             pool.loaded += 1
             number = pool.loaded
         try:
-            return self._load(logical_id, number)
+            with environ.function_environment(self.function_env(logical_id)):
+                return self._load(logical_id, number)
         except BaseException:
             with pool.cond:
                 pool.loaded -= 1
@@ -200,7 +291,8 @@ class FunctionRegistry:
             handler = self._checkout(logical_id)
             self._running.ids = (*running, logical_id)
             try:
-                return self.run_handler(logical_id, handler, event, context)
+                with environ.function_environment(self.function_env(logical_id)):
+                    return self.run_handler(logical_id, handler, event, context)
             finally:
                 self._running.ids = running
                 self._checkin(logical_id, handler)
@@ -251,6 +343,13 @@ def _load_module(path: Path, name: str) -> ModuleType:
 
 
 _REGISTRY: FunctionRegistry | None = None
+
+
+def active_registry() -> FunctionRegistry:
+    """The registry moto's Lambda invokes run in."""
+    if _REGISTRY is None:
+        raise RuntimeError("no function registry is routed (route_moto_lambda)")
+    return _REGISTRY
 
 
 def route_moto_lambda(registry: FunctionRegistry) -> None:

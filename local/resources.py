@@ -135,6 +135,9 @@ def create_resources(template: LocalTemplate, secrets: dict[str, Any]) -> dict[s
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceConflictException":
                 raise
+        alias = template.resources[lid]["Properties"].get("AutoPublishAlias")
+        if alias:  # schedules and invokes aim at the alias, as on AWS
+            _ensure_alias(lambda_client, name, str(alias))
 
     ses = boto3.client("ses")
     for param in ("SenderEmail", "TeamEmail"):
@@ -149,6 +152,16 @@ def create_resources(template: LocalTemplate, secrets: dict[str, Any]) -> dict[s
     for lid in template.of_type("AWS::Serverless::StateMachine"):
         created[lid] = create_state_machine(resolver, lid, role_arn)
     return created
+
+
+def _ensure_alias(lambda_client: Any, function_name: str, alias: str) -> None:
+    try:
+        lambda_client.get_alias(FunctionName=function_name, Name=alias)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        version = lambda_client.publish_version(FunctionName=function_name)["Version"]
+        lambda_client.create_alias(FunctionName=function_name, Name=alias, FunctionVersion=version)
 
 
 def state_machine_definition(template: LocalTemplate, logical_id: str) -> str:

@@ -83,7 +83,11 @@ class LocalStack:
     clock_speed: float = field(default_factory=lambda: float(os.environ.get("AUTOCALL_CLOCK_SPEED") or 1.0))
     # when nothing is in flight, jump the clock to the next due schedule (AUTOCALL_SKIP_IDLE=1)
     skip_idle: bool = field(default_factory=lambda: os.environ.get("AUTOCALL_SKIP_IDLE", "") == "1")
-    extra_env: dict[str, str] = field(default_factory=dict)
+    # template parameters set for this stack (e.g. {"CallsPerSecond": "20"}), as `sam deploy
+    # --parameter-overrides` would
+    parameters: dict[str, str] = field(default_factory=dict)
+    # values given to a variable in every function that has it (see FunctionRegistry.env_overrides)
+    env_overrides: dict[str, str] = field(default_factory=dict)
     # execution environments per function: concurrent invocations of one function run in distinct
     # copies of its handler module, up to this many (AUTOCALL_LAMBDA_INSTANCES; see local/lambdas.py)
     instances: int = field(default_factory=lambda: int(os.environ.get("AUTOCALL_LAMBDA_INSTANCES") or 4))
@@ -95,7 +99,7 @@ class LocalStack:
         from local.gateway import Gateway
         from local.lambdas import FunctionRegistry, route_moto_lambda
         from local.pump import SchedulePump
-        from local.resources import configure_moto, create_resources
+        from local.resources import LOCAL_PARAMETERS, configure_moto, create_resources
 
         configure_moto()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -118,25 +122,26 @@ class LocalStack:
             }
         )
         self.template = LocalTemplate(stack_name=self.stack_name)
+        self.template.overrides.update({**LOCAL_PARAMETERS, **self.parameters})
         overrides = create_resources(self.template, self.secrets)
         self.template.overrides.update(overrides)
-        self.registry = FunctionRegistry(self.template, instances=self.instances)
-        route_moto_lambda(self.registry)
         self.carrier = CarrierSimulator(
             self.secrets["twilio_auth_token"], host="127.0.0.1", port=self.carrier_port
         )
         self.carrier.start()
-        self.gateway = Gateway(self.template, self.registry, port=self.port)
-        env = self.template.function_environment()
-        env.update(
-            {
-                "PUBLIC_BASE_URL": self.gateway.url,
-                "TWILIO_API_BASE_URL": self.carrier.base_url,
-                "TWILIO_AUTH_TOKEN": self.secrets["twilio_auth_token"],
-                **self.extra_env,
-            }
+        # the process (tests, pump, carrier) shares what every function has; each function sees
+        # only its own environment (FunctionRegistry.function_env), as on AWS
+        apply_environment(
+            {**self.template.globals_environment(), "TWILIO_API_BASE_URL": self.carrier.base_url}
         )
-        apply_environment(env)
+        self.registry = FunctionRegistry(
+            self.template, instances=self.instances, env_overrides=self.env_overrides
+        )
+        route_moto_lambda(self.registry)
+        self.gateway = Gateway(self.template, self.registry, port=self.port)
+        # Twilio reaches the API at its public execute-api address; here that name resolves to the
+        # gateway on loopback (as a hosts-file entry would), so every signed URL is the public one
+        self.carrier.resolve(self.template.api_domain, self.gateway.address)
         self.gateway.start()
         self.pump = SchedulePump(self.registry.invoke, skip_idle=self.skip_idle, idle=self.idle)
         self.pump.start()
@@ -148,7 +153,25 @@ class LocalStack:
 
     @property
     def url(self) -> str:
+        """The API's base URL, stage included (what `sam deploy` prints as ApiUrl)."""
         return self.gateway.url
+
+    @property
+    def public_url(self) -> str:
+        """The same API as Twilio calls it: https, the execute-api host, the stage."""
+        return f"https://{self.template.api_domain}/{self.template.stage}"
+
+    def set_env(self, values: dict[str, str]) -> dict[str, str]:
+        """Give ``values`` to every function that has those variables (from the next invocation);
+        returns the previous overrides, for ``restore_env``."""
+        previous = dict(self.registry.env_overrides)
+        self.registry.env_overrides.update(values)
+        self.registry.refresh_environments()
+        return previous
+
+    def restore_env(self, previous: dict[str, str]) -> None:
+        self.registry.env_overrides = dict(previous)
+        self.registry.refresh_environments()
 
     def idle(self) -> bool:
         """Nothing in flight: no invocation running or queued, no call on the carrier, no post-call

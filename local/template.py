@@ -138,8 +138,26 @@ class LocalTemplate:
             if key == "Fn::Join":
                 return str(arg[0]).join(str(self.resolve(v)) for v in arg[1])
             if key == "Fn::If":
-                return self.resolve(arg[1])
+                return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def condition(self, name: str) -> bool:
+        """A named condition of the template, evaluated with the stack's parameter values."""
+        return self._truth(self.template.get("Conditions", {})[name])
+
+    def _truth(self, expression: Any) -> bool:
+        ((key, arg),) = expression.items()
+        if key == "Fn::Equals":
+            return bool(str(self.resolve(arg[0])) == str(self.resolve(arg[1])))
+        if key == "Fn::Not":
+            return not self._truth(arg[0])
+        if key == "Fn::And":
+            return all(self._truth(a) for a in arg)
+        if key == "Fn::Or":
+            return any(self._truth(a) for a in arg)
+        if key == "Condition":
+            return self.condition(arg)
+        raise ValueError(f"unsupported condition {key}")
 
     def _sub_var(self, name: str, variables: dict[str, Any]) -> str:
         if name in variables:
@@ -150,16 +168,35 @@ class LocalTemplate:
         return self.ref(name)
 
     # --- what the local stack needs -----------------------------------------------------------
-    def function_environment(self, logical_id: str | None = None) -> dict[str, str]:
-        """Globals' variables plus the function's (all functions' when no id is given)."""
+    def globals_environment(self) -> dict[str, str]:
+        """The variables every function gets (Globals), resolved."""
         globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {})
-        env = {k: str(v) for k, v in self.resolve(globals_env.get("Variables", {})).items()}
-        ids = [logical_id] if logical_id else list(self.of_type("AWS::Serverless::Function"))
-        for lid in ids:
-            props = self.resources[lid].get("Properties", {})
-            variables = props.get("Environment", {}).get("Variables", {})
-            env.update({k: str(v) for k, v in self.resolve(variables).items()})
+        return {k: str(v) for k, v in self.resolve(globals_env.get("Variables", {})).items()}
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        """What the template gives one function: Globals' variables plus its own, resolved."""
+        env = self.globals_environment()
+        props = self.resources[logical_id].get("Properties", {})
+        variables = props.get("Environment", {}).get("Variables", {})
+        env.update({k: str(v) for k, v in self.resolve(variables).items()})
         return env
+
+    def memory_size(self, logical_id: str) -> int:
+        props = self.resources[logical_id].get("Properties", {})
+        globals_fn = self.template.get("Globals", {}).get("Function", {})
+        return int(self.resolve(props.get("MemorySize", globals_fn.get("MemorySize", 128))))
+
+    @property
+    def stage(self) -> str:
+        """The API's stage name, as the template gives it (every route is served under it)."""
+        for res in self.of_type("AWS::Serverless::Api").values():
+            return str(self.resolve(res["Properties"]["StageName"]))
+        return "Prod"
+
+    @property
+    def api_domain(self) -> str:
+        """The API's execute-api host name, as AWS names it."""
+        return f"{self.ref('Api')}.execute-api.{REGION}.amazonaws.com"
 
     def functions(self) -> dict[str, tuple[Path, str]]:
         """logical id → (code folder, handler 'module.function')."""

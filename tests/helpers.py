@@ -4,10 +4,37 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from local.template import Route
+
+DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
+STAGE = "prod"
+
+
+def settings_of(logical_id: str) -> Any:
+    """What the function ``logical_id`` reads as its settings (its own environment only)."""
+    from local.lambdas import active_registry
+
+    return active_registry().settings(logical_id)
+
+
+@contextmanager
+def as_function(logical_id: str) -> Iterator[None]:
+    """Run domain code as the function ``logical_id`` would: with its own environment only."""
+    from local import environ
+    from local.lambdas import active_registry
+
+    with environ.function_environment(active_registry().function_env(logical_id)):
+        yield
+
+
+def public_url(path: str, stage: str = STAGE, domain: str = DOMAIN) -> str:
+    """The URL a client (Twilio) calls for ``path``: https, the execute-api host, the stage."""
+    return f"https://{domain}/{stage}{path}"
 
 
 def api_event(
@@ -17,8 +44,8 @@ def api_event(
     body: Any = None,
     headers: dict[str, str] | None = None,
     raw_body: str | None = None,
-    stage: str = "prod",
-    domain: str = "abc123.execute-api.us-east-1.amazonaws.com",
+    stage: str = STAGE,
+    domain: str = DOMAIN,
 ) -> dict[str, Any]:
     """An API Gateway REST proxy event for ``route`` (as authorized by the token authorizer)."""
     parts = urlsplit(path)

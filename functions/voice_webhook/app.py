@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from autocall import twilio_signature
+from autocall.config import get_settings
 from autocall.domain import conversation, twiml
 from autocall.errors import AutocallError, ValidationFailed
 from autocall.http import error_response, json_response, undecodable_body, validation_error_response
@@ -15,10 +16,13 @@ from autocall.observability import count, logger, metrics, tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-app = APIGatewayRestResolver(enable_validation=True)
+_BASE_PATH = get_settings().api_base_path.strip("/")
+app = APIGatewayRestResolver(
+    enable_validation=True, strip_prefixes=[f"/{_BASE_PATH}"] if _BASE_PATH else None
+)
 MAX_FORM_BYTES = 64 * 1024
 ANSWERED_BY = frozenset({"human", "machine_start", "machine_end_beep", "machine_end_silence",
                          "machine_end_other", "fax", "unknown"})  # fmt: skip
@@ -85,36 +89,43 @@ def _refuse(status: int, error: str, message: str, field: str) -> Response[Any]:
 
 
 app.use(middlewares=[verify_twilio])
-CallId = Annotated[str, Query(min_length=1, max_length=64)]
+CallId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-@app.post("/twilio/answer")
+def _base() -> str:
+    """The API's public base URL as Twilio reached it (host, stage or base path): every URL in our
+    TwiML is absolute and starts with it."""
+    return twilio_signature.public_base(app.current_event.raw_event, _BASE_PATH)
+
+
+@app.post("/twilio/answer/<call_id>")
 def answer(call_id: CallId) -> Response[str]:
     logger.append_keys(call_id=call_id)
     _form("CallSid")
-    return _xml(conversation.answer(call_id).twiml)
+    return _xml(conversation.answer(call_id, _base()).twiml)
 
 
-@app.post("/twilio/turn")
-def turn(call_id: CallId, turn: Annotated[int, Query(ge=1, le=1000)]) -> Response[str]:
+@app.post("/twilio/turn/<call_id>/<turn>")
+def turn(call_id: CallId, turn: Annotated[int, Path(ge=1, le=1000)]) -> Response[str]:
     logger.append_keys(call_id=call_id)
     form = _form("CallSid")
     confidence = _float(form.get("Confidence"))
+    base = _base()
     try:
-        reply = conversation.take_turn(call_id, turn, form.get("SpeechResult"), confidence)
+        reply = conversation.take_turn(call_id, turn, form.get("SpeechResult"), confidence, base)
     except Exception:
         # No dead air: whatever failed, the caller hears a line and the same turn is asked again.
         logger.exception("turn failed")
         count("TurnFailures")  # alarmed: the failure may be DynamoDB itself, so it cannot go on the call
         document = twiml.say_and_gather(
             "Sorry, I missed that. Could you say it again?",
-            twiml.webhook_url(_base(), "/twilio/turn", call_id=call_id, turn=turn),
+            twiml.webhook_url(base, "/twilio/turn", call_id, turn),
         )
         return _xml(document)
     return _xml(reply.twiml)
 
 
-@app.post("/twilio/amd")
+@app.post("/twilio/amd/<call_id>")
 def amd(call_id: CallId) -> Response[str]:
     logger.append_keys(call_id=call_id)
     form = _form("CallSid", "AnsweredBy")
@@ -126,7 +137,7 @@ def amd(call_id: CallId) -> Response[str]:
     return _xml(twiml.empty())
 
 
-@app.post("/twilio/status")
+@app.post("/twilio/status/<call_id>")
 def status(call_id: CallId) -> Response[str]:
     logger.append_keys(call_id=call_id)
     form = _form("CallSid", "CallStatus")
@@ -152,12 +163,6 @@ def _float(value: str | None) -> float | None:
         return float(value) if value not in (None, "") else None
     except ValueError:
         return None
-
-
-def _base() -> str:
-    from autocall.config import get_settings
-
-    return get_settings().public_base_url
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)

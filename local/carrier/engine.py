@@ -310,7 +310,7 @@ class CallRun:
         for copy in range(2 if self.sim.duplicate_webhooks else 1):
             for attempt in (1, 2):
                 status, body, error = send_webhook(
-                    url, method, params, self.signer, token, self.sim.webhook_timeout
+                    url, method, params, self.signer, token, self.sim.webhook_timeout, self.sim.hosts
                 )
                 if status is not None and status >= 400:
                     error = body[:300]  # what the app said, for whoever debugs the call
@@ -380,18 +380,34 @@ def _speaking_time(text: str) -> float:
 
 
 def send_webhook(
-    url: str, method: str, params: dict[str, str], signer: RequestValidator, token: str, timeout: float
+    url: str,
+    method: str,
+    params: dict[str, str],
+    signer: RequestValidator,
+    token: str,
+    timeout: float,
+    hosts: dict[str, str] | None = None,
 ) -> tuple[int | None, str, str]:
-    """One signed request as Twilio makes it: (status or None, body, error)."""
+    """One signed request as Twilio makes it: (status or None, body, error).
+
+    ``hosts`` maps a public host name to the loopback address that serves it (a hosts-file entry
+    in front of a TLS-terminating proxy): the URL signed and the Host header sent stay the public
+    ones, the connection goes to the address, in plain HTTP."""
     if method == "GET":
         url = f"{url}{'&' if urlsplit(url).query else '?'}{urlencode(params)}" if params else url
         body, signature = None, signer.compute_signature(url, {})
     else:
         body, signature = urlencode(params), signer.compute_signature(url, params)
     parts = urlsplit(url)
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(parts.netloc, timeout=timeout)
+    address = (hosts or {}).get(parts.hostname or "")
+    if address is not None:
+        connection: http.client.HTTPConnection = http.client.HTTPConnection(address, timeout=timeout)
+    elif parts.scheme == "https":
+        connection = http.client.HTTPSConnection(parts.netloc, timeout=timeout)
+    else:
+        connection = http.client.HTTPConnection(parts.netloc, timeout=timeout)
     headers = {
+        "Host": parts.netloc,
         "Content-Type": "application/x-www-form-urlencoded",
         "X-Twilio-Signature": signature,
         "I-Twilio-Idempotency-Token": token,

@@ -52,6 +52,7 @@ class CarrierSimulator:
         self.duplicate_webhooks = False  # deliver every webhook twice (idempotency tests)
         self.shuffle_status_callbacks = False  # deliver a call's status callbacks out of order, at its end
         self.unverified_caller_ids: set[str] = set()  # From numbers refused with 21210
+        self.hosts: dict[str, str] = {}  # public host → loopback address serving it (see resolve)
         self._default = self._persona_callee(default_persona)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -64,6 +65,10 @@ class CarrierSimulator:
         self._pool: ThreadPoolExecutor | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
+
+    def resolve(self, host: str, address: str) -> None:
+        """Reach ``host`` (a public API host name in webhook URLs) at ``address`` ("127.0.0.1:port")."""
+        self.hosts[host] = address
 
     def start(self) -> CarrierSimulator:
         self._server = CarrierHttpServer((self.host, self.port), make_handler(self))

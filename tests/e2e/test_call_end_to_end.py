@@ -133,10 +133,10 @@ def test_duplicated_turn_and_forged_signature_change_nothing(api):
     before = api.get(f"/calls/{call['call_id']}").json()
     turn = before["turns"][2]
     params = {"CallSid": call["twilio_sid"], "SpeechResult": "Something else entirely", "Confidence": "0.9"}
-    replay = _webhook(api, call, f"/twilio/turn?call_id={call['call_id']}&turn=2", params)
+    replay = _webhook(api, call, f"/twilio/turn/{call['call_id']}/2", params)
     assert replay.status_code == 200 and replay.text == turn["twiml"]
     forged = _webhook(
-        api, call, f"/twilio/status?call_id={call['call_id']}", {"CallStatus": "busy"}, signature="Zm9yZ2Vk"
+        api, call, f"/twilio/status/{call['call_id']}", {"CallStatus": "busy"}, signature="Zm9yZ2Vk"
     )
     assert forged.status_code == 403
     after = api.get(f"/calls/{call['call_id']}").json()

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from autocall.adapters.calls import calls_for_contact
 from autocall.clock import CLOCK
-from autocall.config import reset_settings
 from autocall.domain.pacing import slot_holders
 from autocall.domain.windows import CallingWindow, is_open
 
@@ -29,15 +28,14 @@ WINDOW = {"start": "09:00", "end": "20:00", "exclude_weekends": True, "exclude_h
 
 
 @pytest.fixture
-def fast_stack(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("MAX_CONCURRENT_CALLS", str(LIMIT))
-    monkeypatch.setenv("CALLS_PER_SECOND", "1")  # a new Twilio account
-    reset_settings()
+def fast_stack(stack: Any) -> Iterator[Any]:
+    previous = stack.set_env(
+        {"MAX_CONCURRENT_CALLS": str(LIMIT), "CALLS_PER_SECOND": "1"}
+    )  # a new Twilio account
     CLOCK.freeze(FRIDAY_MORNING)
     yield stack
     stack.pump.skip_idle = False
-    monkeypatch.undo()
-    reset_settings()
+    stack.restore_env(previous)
     rest_clock()
 
 

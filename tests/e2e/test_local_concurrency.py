@@ -56,7 +56,7 @@ def _run(stack: Any) -> None:
     def twilio_noise(index: int) -> int:
         # the voice webhook's resolver runs at the same time (refused: unsigned), in another function
         response = session().post(
-            f"{stack.url}/twilio/status?call_id=noise-{index}",
+            f"{stack.url}/twilio/status/noise-{index}",
             data={"CallSid": f"CA{index:032d}", "CallStatus": "completed"},
             timeout=60,
         )

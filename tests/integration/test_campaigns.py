@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import boto3
 import pytest
 from autocall import twilio_signature
 from autocall.adapters import calls as calls_repo
@@ -25,12 +24,13 @@ from autocall.adapters.campaigns import set_status
 from autocall.adapters.tables import CallRow, PacingRow
 from autocall.adapters.telephony import reset_telephony
 from autocall.clock import CLOCK
-from autocall.config import get_settings, reset_settings
+from autocall.config import reset_settings
 from autocall.domain import campaigns
 from autocall.domain.pacing import acquire_dial_slot, release_dial_slot, slot_holders
 from autocall.domain.windows import CallingWindow, is_open
 
 from local.carrier import CarrierSimulator
+from tests.helpers import public_url
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)  # Wednesday: 01:00 in New York, every window closed
 GROUP = "autocall-calls"
@@ -100,7 +100,9 @@ def campaign_calls(campaign_id: str) -> list[CallRow]:
 
 
 def schedule_of(call: CallRow) -> dict[str, Any] | None:
-    return scheduler.get_schedule(f"call-{call.call_id}")
+    """The schedule the call's record names (each arming has a name of its own)."""
+    fresh = CallRow.get(call.call_id, consistent_read=True)
+    return scheduler.get_schedule(fresh.schedule_name) if fresh.schedule_name else None
 
 
 def dial(api: Any, call_id: str) -> dict[str, Any]:
@@ -111,8 +113,8 @@ def dial(api: Any, call_id: str) -> dict[str, Any]:
 def status_callback(api: Any, call: CallRow, status: str, **params: str) -> int:
     """A Twilio status callback, signed as Twilio signs it."""
     form = {"CallSid": str(call.twilio_sid), "CallStatus": status, **params}
-    path = f"/twilio/status?call_id={call.call_id}"
-    url = get_settings().public_base_url + path
+    path = f"/twilio/status/{call.call_id}"
+    url = public_url(path)
     signature = twilio_signature.compute(api.secrets["twilio_auth_token"], url, form)
     headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
     return int(api.api("POST", path, raw_body=urlencode(form), headers=headers)[0])
@@ -469,4 +471,5 @@ def test_every_dial_of_a_fanned_out_campaign_is_inside_the_window(api):
     assert result["at"] == "2026-11-30T17:00:00Z"  # Monday 09:00
     window = CallingWindow.from_config(campaign["calling_window"])
     assert is_open(datetime.fromisoformat(result["at"]), "America/Los_Angeles", window, "US")
-    assert boto3.client("scheduler").get_schedule(Name=f"call-{call.call_id}", GroupName=GROUP)
+    schedule = schedule_of(call)  # the new arming's own schedule, at Monday 09:00
+    assert schedule is not None and schedule["ScheduleExpression"] == "at(2026-11-30T17:00:00)"

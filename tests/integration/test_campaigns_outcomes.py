@@ -20,12 +20,13 @@ from autocall.adapters.tables import CallRow
 from autocall.adapters.telephony import reset_telephony
 from autocall.adapters.workflows import execution_name, start_post_call
 from autocall.clock import CLOCK
-from autocall.config import get_settings, reset_settings
+from autocall.config import reset_settings
 from autocall.domain.post_call import actions
 from autocall.models.enums import CallStatus
 
 from local.carrier import CarrierSimulator
 from local.template import ACCOUNT_ID, REGION
+from tests.helpers import as_function, public_url, settings_of
 from tests.integration.test_post_call_chain import GREETING, turn
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # Wednesday 10:00 in New York
@@ -48,9 +49,7 @@ def line(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 def twilio(api: Any, path: str, form: dict[str, str]) -> tuple[int, str]:
     """A webhook signed as Twilio signs it (over the public URL and the sorted form)."""
-    signature = twilio_signature.compute(
-        api.secrets["twilio_auth_token"], get_settings().public_base_url + path, form
-    )
+    signature = twilio_signature.compute(api.secrets["twilio_auth_token"], public_url(path), form)
     headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
     status, body = api.api("POST", path, raw_body=urlencode(form), headers=headers)
     return int(status), str(body)
@@ -71,7 +70,7 @@ def row(call_id: str) -> CallRow:
 def chain_done(call_id: str, attempt: int = 1) -> None:
     """Wait for the post-call execution of this attempt (moto runs it in a thread)."""
     sfn = boto3.client("stepfunctions")
-    machine = get_settings().post_call_state_machine_arn
+    machine = settings_of("VoiceWebhookFunction").post_call_state_machine_arn
     arn = f"{machine.replace(':stateMachine:', ':execution:')}:{execution_name(call_id, attempt)}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -108,13 +107,13 @@ def test_machine_answer_without_amd_callback_is_voicemail_and_retried_with_backo
     sid = str(row(call_id).twilio_sid)
     live = {"CallSid": sid, "CallStatus": "in-progress"}
     if agent_talked:  # the agent greets and re-prompts a machine that never answers, then hangs up
-        assert twilio(line, f"/twilio/answer?call_id={call_id}", live)[0] == 200
+        assert twilio(line, f"/twilio/answer/{call_id}", live)[0] == 200
         for number in (1, 2, 3):
-            assert twilio(line, f"/twilio/turn?call_id={call_id}&turn={number}", live)[0] == 200
+            assert twilio(line, f"/twilio/turn/{call_id}/{number}", live)[0] == 200
         assert row(call_id).outcome == "no_conversation"  # what the agent concluded on the line
 
     ended = {"CallSid": sid, "CallStatus": "completed", "CallDuration": "31", "AnsweredBy": "machine_start"}
-    assert twilio(line, f"/twilio/status?call_id={call_id}", ended)[0] == 200
+    assert twilio(line, f"/twilio/status/{call_id}", ended)[0] == 200
 
     assert row(call_id).outcome == "voicemail"
     chain_done(call_id)
@@ -126,7 +125,7 @@ def test_machine_answer_without_amd_callback_is_voicemail_and_retried_with_backo
     assert call.result["next_action"] == "retry_call"
     assert any(r["reason"] == "retry after voicemail" for r in call.reasons)
     assert call.attempt_history[0]["result"] == "completed" and call.answered_by == "machine_start"
-    schedule = boto3.client("scheduler").get_schedule(Name=f"call-{call_id}", GroupName=GROUP)
+    schedule = boto3.client("scheduler").get_schedule(Name=str(call.schedule_name), GroupName=GROUP)
     assert schedule["ScheduleExpression"] == "at(2026-11-25T17:10:00)"
     status, view = line.api("GET", f"/calls/api/calls/autonomous_call_status/?contact_id={contact_id}")
     assert status == 200 and view["recent_calls"][0]["outcome"] == "voicemail"
@@ -141,9 +140,9 @@ def test_machine_answer_without_amd_callback_is_voicemail_and_retried_with_backo
     assert first["outcome"] == "voicemail" and first["answered_by"] == "machine_start"
     assert len(first["turns"]) == (4 if agent_talked else 0)
     live = {"CallSid": str(second.twilio_sid), "CallStatus": "in-progress"}
-    assert twilio(line, f"/twilio/answer?call_id={call_id}", live)[0] == 200
+    assert twilio(line, f"/twilio/answer/{call_id}", live)[0] == 200
     said = {**live, "SpeechResult": "Yes, this is Robin. Who is this?", "Confidence": "0.9"}
-    status, heard = twilio(line, f"/twilio/turn?call_id={call_id}&turn=1", said)
+    status, heard = twilio(line, f"/twilio/turn/{call_id}/1", said)
     assert status == 200 and "didn't catch that" not in heard and "<Hangup" not in heard
     assert [t["utterance"] for t in row(call_id).turns] == [None, "Yes, this is Robin. Who is this?"]
 
@@ -182,7 +181,7 @@ def _asked_for_a_callback(call_id: str) -> None:
 def _notifications() -> list[tuple[str, dict[str, Any]]]:
     from moto.sns.models import sns_backends
 
-    topic = sns_backends[ACCOUNT_ID][REGION].topics[get_settings().sales_topic_arn]
+    topic = sns_backends[ACCOUNT_ID][REGION].topics[settings_of("PostCallFunction").sales_topic_arn]
     return [(subject, attrs) for _, _, subject, attrs, _ in topic.sent_notifications]
 
 
@@ -205,7 +204,8 @@ def test_callbacks_stop_at_max_follow_ups_and_the_team_is_told_instead(line, mon
     thread = [placed["call_id"]]
     for _ in range(cap):  # each call of the thread ends with "call me back later"
         _asked_for_a_callback(thread[-1])
-        assert start_post_call(thread[-1], 1)
+        with as_function("VoiceWebhookFunction"):
+            assert start_post_call(thread[-1], 1)
         chain_done(thread[-1])
         follow_up = actions.follow_up_call_id("callback", thread[-1])
         assert row(thread[-1]).actions_taken[-1].startswith("callback_scheduled_")
@@ -214,7 +214,8 @@ def test_callbacks_stop_at_max_follow_ups_and_the_team_is_told_instead(line, mon
     last = thread[-1]
     _asked_for_a_callback(last)
 
-    assert start_post_call(last, 1)
+    with as_function("VoiceWebhookFunction"):
+        assert start_post_call(last, 1)
     chain_done(last)
 
     call = row(last)

@@ -9,6 +9,7 @@ import email
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -26,7 +27,7 @@ from autocall.adapters.tables import CallRow
 from autocall.adapters.telephony import reset_telephony
 from autocall.adapters.workflows import execution_name, start_post_call
 from autocall.clock import CLOCK
-from autocall.config import get_settings, reset_settings
+from autocall.config import reset_settings
 from autocall.domain.contacts import create_contact
 from autocall.domain.post_call import actions
 from autocall.secrets import reset_secrets
@@ -35,6 +36,7 @@ from icalendar import Calendar
 from local.carrier import CarrierSimulator
 from local.openai_fake import FakeOpenAI
 from local.template import ACCOUNT_ID, REGION
+from tests.helpers import as_function, settings_of
 
 NOW = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)  # Tuesday 09:00 in Los Angeles
 SLOT = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)  # next Tuesday 2 pm PST
@@ -154,12 +156,14 @@ def run_chain(call_id: str, attempt: int = 1, name: str | None = None) -> dict[s
     """Start the chain and wait for moto's execution thread to finish it."""
     sfn = boto3.client("stepfunctions")
     if name is None:
-        assert start_post_call(call_id, attempt) is True
+        with as_function("VoiceWebhookFunction"):
+            assert start_post_call(call_id, attempt) is True
         name = execution_name(call_id, attempt)
-        arn = f"{get_settings().post_call_state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
+        machine = settings_of("VoiceWebhookFunction").post_call_state_machine_arn
+        arn = f"{machine.replace(':stateMachine:', ':execution:')}:{name}"
     else:
         arn = sfn.start_execution(
-            stateMachineArn=get_settings().post_call_state_machine_arn,
+            stateMachineArn=settings_of("VoiceWebhookFunction").post_call_state_machine_arn,
             name=name,
             input=json.dumps({"call_id": call_id, "attempt": attempt}),
         )["executionArn"]
@@ -193,14 +197,18 @@ def notifications() -> list[tuple[str, str, dict[str, Any]]]:
     """(subject, message, attributes) published on the team topic."""
     from moto.sns.models import sns_backends
 
-    topic = sns_backends[ACCOUNT_ID][REGION].topics[get_settings().sales_topic_arn]
+    topic = sns_backends[ACCOUNT_ID][REGION].topics[settings_of("PostCallFunction").sales_topic_arn]
     return [(subject, message, attrs) for _, message, subject, attrs, _ in topic.sent_notifications]
 
 
 def schedules() -> dict[str, dict[str, Any]]:
+    """Every schedule by name, a call's own without the moment that makes each arming's name
+    unique (``call-{id}-{epoch ms}`` → ``call-{id}``)."""
     client = boto3.client("scheduler")
     names = [s["Name"] for s in client.list_schedules(GroupName=GROUP)["Schedules"]]
-    return {n: client.get_schedule(Name=n, GroupName=GROUP) for n in names}
+    return {
+        re.sub(r"^(call-.+)-\d{13}$", r"\1", n): client.get_schedule(Name=n, GroupName=GROUP) for n in names
+    }
 
 
 @pytest.fixture
@@ -296,7 +304,7 @@ def test_demo_scheduled_books_invites_reminds_and_tells_sales(chain: Any, contac
     }
     assert found[f"reminder-{call_id}-1h"]["ScheduleExpression"] == "at(2026-12-01T21:00:00)"
     assert found[f"call-{demo_call_id}"]["ScheduleExpression"] == "at(2026-12-01T22:00:00)"
-    assert found[f"call-{demo_call_id}"]["Target"]["Arn"].endswith(":function:autocall-dialer")
+    assert found[f"call-{demo_call_id}"]["Target"]["Arn"].endswith(":function:autocall-dialer:live")
     demo_call = call(demo_call_id)
     assert demo_call.purpose == "follow_up" and demo_call.status == "scheduled"
     assert demo_call.context == {
@@ -356,7 +364,8 @@ def test_starting_the_chain_again_changes_nothing(chain: Any, contact: Any, even
         sorted(schedules()),
         len(events()),
     )
-    assert start_post_call(call_id, 1) is False  # the same attempt's execution already ran
+    with as_function("VoiceWebhookFunction"):
+        assert start_post_call(call_id, 1) is False  # the same attempt's execution already ran
     run_chain(call_id, name=f"{call_id}-replayed")  # every step again, as a redrive would
     after = (
         call(call_id).actions_taken,
@@ -424,7 +433,7 @@ def test_callback_at_a_stated_time_is_moved_into_the_calling_window(chain: Any, 
     run_chain(call_id)
     follow_up_id = actions.follow_up_call_id("callback", call_id)
     [schedule] = schedules().values()
-    assert schedule["Name"] == f"call-{follow_up_id}"
+    assert schedule["Name"].startswith(f"call-{follow_up_id}-")
     assert schedule["ScheduleExpression"] == "at(2026-11-25T17:00:00)"  # 09:00 local, the window's start
     follow_up = call(follow_up_id)
     assert follow_up.purpose == "sales_outreach" and follow_up.scheduled_time == "2026-11-25T17:00:00Z"
@@ -603,7 +612,8 @@ def test_no_answer_schedules_the_next_attempt_with_backoff(chain: Any, contact: 
     assert row.status == "scheduled" and row.scheduled_time == "2026-11-24T19:00:00Z"  # 2 h later, in window
     [schedule] = schedules().values()
     assert (
-        schedule["Name"] == f"call-{call_id}" and schedule["ScheduleExpression"] == "at(2026-11-24T19:00:00)"
+        schedule["Name"] == f"call-{call_id}-{int(datetime(2026, 11, 24, 19, tzinfo=UTC).timestamp() * 1000)}"
+        and schedule["ScheduleExpression"] == "at(2026-11-24T19:00:00)"
     )
     assert json.loads(schedule["Target"]["Input"]) == {"call_id": call_id}
     assert row.actions_taken == ["attempt_2_scheduled"]

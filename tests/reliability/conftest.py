@@ -42,7 +42,7 @@ def line(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Line]:
     gateway = Gateway(aws.template, aws.registry)
     gateway.start()
     carrier = CarrierSimulator(aws.secrets["twilio_auth_token"]).start()
-    monkeypatch.setenv("PUBLIC_BASE_URL", gateway.url)
+    carrier.resolve(aws.template.api_domain, gateway.address)  # the dialer's public URLs reach it
     monkeypatch.setenv("TWILIO_API_BASE_URL", carrier.base_url)
     monkeypatch.setenv("POST_CALL_STATE_MACHINE_ARN", "")
     reset_settings()

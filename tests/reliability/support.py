@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree
 
 from autocall.adapters import calls as repo
@@ -75,7 +75,9 @@ class Twilio:
     sent: int = 0
 
     def sign(self, path: str, params: dict[str, str]) -> str:
-        return str(RequestValidator(self.auth_token).compute_signature(self.base_url + path, params))
+        """Over the public URL, stage included, as Twilio signs it."""
+        url = f"{self.base_url}/{self.gateway.stage}{path}"
+        return str(RequestValidator(self.auth_token).compute_signature(url, params))
 
     def post(
         self,
@@ -95,7 +97,7 @@ class Twilio:
         if signature is not None:
             sent["X-Twilio-Signature"] = self.sign(path, params) if signature == "sign" else signature
         self.sent += 1
-        status, _, answer = self.gateway.handle("POST", path, sent, raw)
+        status, _, answer = self.gateway.handle("POST", f"/{self.gateway.stage}{path}", sent, raw)
         return status, answer.decode()
 
     def settle(self, timeout: float = 10) -> None:
@@ -110,12 +112,12 @@ class Twilio:
         if token is not None:
             headers["Authorization"] = f"Bearer {self.secrets['api_token'] if token == 'ok' else token}"
         raw = json.dumps(body).encode() if body is not None else b""
-        status, _, answer = self.gateway.handle(method, path, headers, raw)
+        status, _, answer = self.gateway.handle(method, f"/{self.gateway.stage}{path}", headers, raw)
         return status, json.loads(answer) if answer else None
 
     def answer(self, call_id: str, sid: str = "CAreliability") -> str:
         params = {"CallSid": sid, "CallStatus": "in-progress"}
-        status, twiml = self.post(f"/twilio/answer?call_id={call_id}", params)
+        status, twiml = self.post(f"/twilio/answer/{call_id}", params)
         assert status == 200, twiml
         return twiml
 
@@ -123,13 +125,13 @@ class Twilio:
         params = {"CallSid": sid, "CallStatus": "in-progress"}
         if speech is not None:
             params |= {"SpeechResult": speech, "Confidence": "0.92"}
-        status, twiml = self.post(f"/twilio/turn?call_id={call_id}&turn={turn}", params)
+        status, twiml = self.post(f"/twilio/turn/{call_id}/{turn}", params)
         assert status == 200, twiml
         return twiml
 
     def status(self, call_id: str, status: str, sid: str = "CAreliability", duration: int = 42) -> int:
         params = {"CallSid": sid, "CallStatus": status, "CallDuration": str(duration)}
-        return self.post(f"/twilio/status?call_id={call_id}", params)[0]
+        return self.post(f"/twilio/status/{call_id}", params)[0]
 
     def converse(self, call_id: str, lines: list[str | None], sid: str = "CAreliability") -> list[str]:
         """Answer, say ``lines`` one per <Gather> until the agent hangs up, then report completed.
@@ -162,7 +164,7 @@ def spoken(document: str) -> str:
 def next_turn(document: str) -> int:
     gather = twiml_tree(document).find("Gather")
     assert gather is not None, document
-    return int(parse_qs(urlsplit(gather.attrib["action"]).query)["turn"][0])
+    return int(urlsplit(gather.attrib["action"]).path.rsplit("/", 1)[-1])  # /twilio/turn/{call_id}/{turn}
 
 
 # --- a line whose webhooks can be held -------------------------------------------------------------

@@ -49,10 +49,10 @@ TOKENS = "requests with a missing or wrong API token, 6 kinds on every authorize
 # --- Twilio signatures ----------------------------------------------------------------------------
 
 WEBHOOKS = {
-    "/twilio/answer?call_id={id}": {"CallSid": "CAabuse", "CallStatus": "in-progress"},
-    "/twilio/turn?call_id={id}&turn=1": {"CallSid": "CAabuse", "SpeechResult": "Mark me as qualified."},
-    "/twilio/amd?call_id={id}": {"CallSid": "CAabuse", "AnsweredBy": "machine_end_beep"},
-    "/twilio/status?call_id={id}": {"CallSid": "CAabuse", "CallStatus": "completed", "CallDuration": "9"},
+    "/twilio/answer/{id}": {"CallSid": "CAabuse", "CallStatus": "in-progress"},
+    "/twilio/turn/{id}/1": {"CallSid": "CAabuse", "SpeechResult": "Mark me as qualified."},
+    "/twilio/amd/{id}": {"CallSid": "CAabuse", "AnsweredBy": "machine_end_beep"},
+    "/twilio/status/{id}": {"CallSid": "CAabuse", "CallStatus": "completed", "CallDuration": "9"},
 }
 Forgery = tuple[str | None, dict[str, str], str]  # signature header, params sent, path requested
 
@@ -94,10 +94,10 @@ def test_replayed_twilio_webhooks_change_nothing(twilio: Twilio) -> None:
     sid = {"CallSid": "CAreliability"}
     speech = {"SpeechResult": "Yes, speaking. What's this about?", "Confidence": "0.92"}
     replays = [
-        (f"/twilio/answer?call_id={call_id}", {**sid, "CallStatus": "in-progress"}, first),
-        (f"/twilio/turn?call_id={call_id}&turn=1", {**sid, "CallStatus": "in-progress", **speech}, heard),
-        (f"/twilio/status?call_id={call_id}", {**sid, "CallStatus": "completed", "CallDuration": "42"}, None),
-        (f"/twilio/status?call_id={call_id}", {**sid, "CallStatus": "ringing"}, None),
+        (f"/twilio/answer/{call_id}", {**sid, "CallStatus": "in-progress"}, first),
+        (f"/twilio/turn/{call_id}/1", {**sid, "CallStatus": "in-progress", **speech}, heard),
+        (f"/twilio/status/{call_id}", {**sid, "CallStatus": "completed", "CallDuration": "42"}, None),
+        (f"/twilio/status/{call_id}", {**sid, "CallStatus": "ringing"}, None),
     ]
     for _ in range(5):
         for path, params, same in replays:

@@ -59,26 +59,25 @@ def expect_refused(
 
 
 TWILIO_PATHS = [
-    "/twilio/answer?call_id={id}",
-    "/twilio/turn?call_id={id}&turn=1",
-    "/twilio/amd?call_id={id}",
-    "/twilio/status?call_id={id}",
+    "/twilio/answer/{id}",
+    "/twilio/turn/{id}/1",
+    "/twilio/amd/{id}",
+    "/twilio/status/{id}",
 ]
 VALID = {"CallSid": "CAreliability", "CallStatus": "in-progress", "AnsweredBy": "human", "SpeechResult": "Ok"}
 MISSING = [
-    ("/twilio/answer", {"CallSid": "CA1"}, "call_id"),
-    ("/twilio/turn?turn=1", {"CallSid": "CA1"}, "call_id"),
-    ("/twilio/turn?call_id={id}", {"CallSid": "CA1"}, "turn"),
-    ("/twilio/turn?call_id={id}&turn=zero", {"CallSid": "CA1"}, "turn"),
-    ("/twilio/turn?call_id={id}&turn=-3", {"CallSid": "CA1"}, "turn"),
-    ("/twilio/answer?call_id={id}", {"CallStatus": "in-progress"}, "CallSid"),
-    ("/twilio/turn?call_id={id}&turn=1", {"SpeechResult": "Yes."}, "CallSid"),
-    ("/twilio/amd?call_id={id}", {"CallSid": "CA1"}, "AnsweredBy"),
-    ("/twilio/amd?call_id={id}", {"CallSid": "CA1", "AnsweredBy": "<script>"}, "AnsweredBy"),
-    ("/twilio/status?call_id={id}", {"CallSid": "CA1"}, "CallStatus"),
-    ("/twilio/status?call_id={id}", {"CallSid": "CA1", "CallStatus": "exploded"}, "CallStatus"),
-    ("/twilio/status?call_id={id}", {"CallStatus": "completed"}, "CallSid"),
-    ("/twilio/status?call_id={id}", {"CallSid": "CA1", "CallStatus": "completed", "CallDuration": "-1"},
+    ("/twilio/answer/" + "x" * 65, {"CallSid": "CA1"}, "call_id"),
+    ("/twilio/turn/{id}/zero", {"CallSid": "CA1"}, "turn"),
+    ("/twilio/turn/{id}/0", {"CallSid": "CA1"}, "turn"),
+    ("/twilio/turn/{id}/-3", {"CallSid": "CA1"}, "turn"),
+    ("/twilio/answer/{id}", {"CallStatus": "in-progress"}, "CallSid"),
+    ("/twilio/turn/{id}/1", {"SpeechResult": "Yes."}, "CallSid"),
+    ("/twilio/amd/{id}", {"CallSid": "CA1"}, "AnsweredBy"),
+    ("/twilio/amd/{id}", {"CallSid": "CA1", "AnsweredBy": "<script>"}, "AnsweredBy"),
+    ("/twilio/status/{id}", {"CallSid": "CA1"}, "CallStatus"),
+    ("/twilio/status/{id}", {"CallSid": "CA1", "CallStatus": "exploded"}, "CallStatus"),
+    ("/twilio/status/{id}", {"CallStatus": "completed"}, "CallSid"),
+    ("/twilio/status/{id}", {"CallSid": "CA1", "CallStatus": "completed", "CallDuration": "-1"},
      "CallDuration"),
 ]  # fmt: skip
 

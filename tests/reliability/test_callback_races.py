@@ -65,7 +65,7 @@ def test_callbacks_landing_while_the_agent_thinks_lose_no_turn(
     def thinking(*args: Any) -> Any:
         path, params = next(meanwhile, ("", {}))
         if path:
-            assert twilio.post(f"{path}?call_id={call_id}", {"CallSid": "CAreliability", **params})[0] == 200
+            assert twilio.post(f"{path}/{call_id}", {"CallSid": "CAreliability", **params})[0] == 200
         return build(*args)
 
     monkeypatch.setattr(conversation, "build_context", thinking)

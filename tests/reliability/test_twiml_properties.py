@@ -27,7 +27,7 @@ texts = st.one_of(
     st.lists(st.sampled_from(ATTACKS) | st.text(max_size=20), max_size=6).map("".join),
     st.text(min_size=1100, max_size=1500),
 )
-URL = "https://api.example.test/twilio/turn?call_id=c-1&turn=3"
+URL = "https://api.example.test/twilio/turn/c-1/3"
 PROFILE = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

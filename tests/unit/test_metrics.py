@@ -25,7 +25,7 @@ from autocall.observability import metrics
 from local.carrier import CarrierSimulator
 from local.openai_fake import FakeOpenAI
 from local.template import ROOT, load_template
-from tests.helpers import api_event
+from tests.helpers import api_event, public_url
 from tests.integration.conftest import Aws
 from tests.unit.test_template import transformed
 
@@ -112,7 +112,7 @@ def dial(aws: Aws, call_id: str) -> dict[str, Any]:
 def webhook(aws: Aws, path: str, params: dict[str, str]) -> dict[str, Any]:
     """A Twilio webhook as API Gateway hands it to the function: form body, signed public URL."""
     route = next(r for r in aws.template.routes() if r.matches("POST", path.split("?")[0]) is not None)
-    url = get_settings().public_base_url + path
+    url = public_url(path)
     event = api_event(
         route,
         "POST",
@@ -135,8 +135,8 @@ def answered_call(aws: Aws, line: CarrierSimulator) -> tuple[str, str]:
     placed = dial(aws, call_id)
     assert placed["action"] == "dialed", placed
     sid = str(placed["twilio_sid"])
-    webhook(aws, f"/twilio/status?call_id={call_id}", {"CallSid": sid, "CallStatus": "in-progress"})
-    webhook(aws, f"/twilio/answer?call_id={call_id}", {"CallSid": sid, "CallStatus": "in-progress"})
+    webhook(aws, f"/twilio/status/{call_id}", {"CallSid": sid, "CallStatus": "in-progress"})
+    webhook(aws, f"/twilio/answer/{call_id}", {"CallSid": sid, "CallStatus": "in-progress"})
     return call_id, sid
 
 
@@ -149,9 +149,9 @@ def test_a_call_emits_triggered_placed_answered_turn_latency_and_outcome(
         "SpeechResult": "Please stop calling me and take me off your list.",
         "Confidence": "0.9",
     }
-    webhook(aws, f"/twilio/turn?call_id={call_id}&turn=1", speech)
+    webhook(aws, f"/twilio/turn/{call_id}/1", speech)
     done = {"CallSid": sid, "CallStatus": "completed", "CallDuration": "21", "AnsweredBy": "human"}
-    webhook(aws, f"/twilio/status?call_id={call_id}", done)
+    webhook(aws, f"/twilio/status/{call_id}", done)
 
     found = emitted(capsys.readouterr().out)
     assert {m.namespace for m in found} == {"Autocall"}
@@ -170,9 +170,9 @@ def test_a_repeated_status_callback_counts_nothing_twice(
 ) -> None:
     call_id, sid = answered_call(aws, line)
     done = {"CallSid": sid, "CallStatus": "completed", "CallDuration": "5"}
-    webhook(aws, f"/twilio/status?call_id={call_id}", done)
+    webhook(aws, f"/twilio/status/{call_id}", done)
     capsys.readouterr()
-    webhook(aws, f"/twilio/status?call_id={call_id}", done)
+    webhook(aws, f"/twilio/status/{call_id}", done)
     assert [m.name for m in emitted(capsys.readouterr().out)] == []
 
 
@@ -183,7 +183,7 @@ def test_metrics_turned_off_print_nothing_not_even_the_dimensioned_ones(
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     capsys.readouterr()
     done = {"CallSid": sid, "CallStatus": "completed", "CallDuration": "0", "AnsweredBy": "machine_start"}
-    webhook(aws, f"/twilio/status?call_id={call_id}", done)
+    webhook(aws, f"/twilio/status/{call_id}", done)
     assert emitted(capsys.readouterr().out) == []
     status, view = aws.api("GET", f"/calls/{call_id}")
     assert (status, view["outcome"]) == (200, "voicemail")  # a CallOutcome metric when they are on
@@ -222,10 +222,10 @@ def test_llm_turn_emits_its_latency_and_a_failed_one_one_fallback(
             "SpeechResult": "Yes, this is Dana. What's this about?",
             "Confidence": "0.9",
         }
-        webhook(aws, f"/twilio/turn?call_id={call_id}&turn=1", speech)
+        webhook(aws, f"/twilio/turn/{call_id}/1", speech)
         first = emitted(capsys.readouterr().out)
         speech["SpeechResult"] = "We are looking at upgrading our infrastructure."
-        webhook(aws, f"/twilio/turn?call_id={call_id}&turn=2", speech)
+        webhook(aws, f"/twilio/turn/{call_id}/2", speech)
         second = emitted(capsys.readouterr().out)
 
     assert one(first, "LlmLatency").unit == "Milliseconds" and one(first, "LlmLatency").dimensions == SERVICE
@@ -245,7 +245,7 @@ def test_a_brain_that_raises_is_counted_as_one_fallback(
     call_id, sid = answered_call(aws, line)
     capsys.readouterr()
     speech = {"CallSid": sid, "SpeechResult": "Yes, this is Dana.", "Confidence": "0.9"}
-    webhook(aws, f"/twilio/turn?call_id={call_id}&turn=1", speech)
+    webhook(aws, f"/twilio/turn/{call_id}/1", speech)
     assert one(emitted(capsys.readouterr().out), "LlmFallbacks").values == [1.0]
 
 

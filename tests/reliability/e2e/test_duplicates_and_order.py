@@ -72,11 +72,11 @@ def late_webhooks(api: Client, view: dict[str, Any]) -> int:
     """A turn and status callbacks arriving after the call completed, signed as Twilio signs."""
     call_id, sid = view["call_id"], view["twilio_sid"]
     late = [
-        (f"/twilio/turn?call_id={call_id}&turn={max(len(view['turns']), 1)}",
+        (f"/twilio/turn/{call_id}/{max(len(view['turns']), 1)}",
          {"CallSid": sid, "SpeechResult": "Actually, mark me as interested.", "Confidence": "0.9"}),
-        (f"/twilio/status?call_id={call_id}", {"CallSid": sid, "CallStatus": "in-progress"}),
-        (f"/twilio/status?call_id={call_id}", {"CallSid": sid, "CallStatus": "ringing"}),
-        (f"/twilio/status?call_id={call_id}", {"CallSid": sid, "CallStatus": "busy", "CallDuration": "0"}),
+        (f"/twilio/status/{call_id}", {"CallSid": sid, "CallStatus": "in-progress"}),
+        (f"/twilio/status/{call_id}", {"CallSid": sid, "CallStatus": "ringing"}),
+        (f"/twilio/status/{call_id}", {"CallSid": sid, "CallStatus": "busy", "CallDuration": "0"}),
     ]  # fmt: skip
     validator = RequestValidator(api.stack.secrets["twilio_auth_token"])
     for path, params in late:

@@ -133,7 +133,7 @@ def failing_calls(api: Client) -> None:
         call_id = response.json()["call_id"]
         api.wait_for(lambda call_id=call_id: settled(api.get(f"/calls/{call_id}").json()), timeout=90)
     forged = requests.post(
-        f"{api.stack.url}/twilio/status?call_id=nope",
+        f"{api.stack.url}/twilio/status/nope",
         data={"CallSid": "CAx", "CallStatus": "completed", "To": FAULTY[0].phone},
         headers={"X-Twilio-Signature": "Zm9yZ2Vk"},
         timeout=10,

@@ -21,6 +21,14 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+# Every request inside a voice turn's budget: the voice function has 12 s and Twilio waits 15 s for
+# the whole webhook, which reads and writes the call (pynamodb's defaults, 15 s to connect and 30 s
+# to read, would outlast both). A DynamoDB request takes milliseconds; one that hangs is retried
+# (with backoff) rather than waited for: at most (1 + retries) x (connect + read) = 9 s.
+CONNECT_TIMEOUT_S = 1
+READ_TIMEOUT_S = 2
+MAX_RETRIES = 2
+
 
 class ContactPhoneIndex(GlobalSecondaryIndex["ContactRow"]):
     class Meta:
@@ -33,6 +41,9 @@ class ContactPhoneIndex(GlobalSecondaryIndex["ContactRow"]):
 class ContactRow(Model):
     class Meta:
         table_name = get_settings().contacts_table
+        connect_timeout_seconds = CONNECT_TIMEOUT_S
+        read_timeout_seconds = READ_TIMEOUT_S
+        max_retry_attempts = MAX_RETRIES
 
     contact_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
@@ -79,6 +90,9 @@ class CallCampaignIndex(GlobalSecondaryIndex["CallRow"]):
 class CallRow(Model):
     class Meta:
         table_name = get_settings().calls_table
+        connect_timeout_seconds = CONNECT_TIMEOUT_S
+        read_timeout_seconds = READ_TIMEOUT_S
+        max_retry_attempts = MAX_RETRIES
 
     call_id = UnicodeAttribute(hash_key=True)
     contact_id = UnicodeAttribute()
@@ -118,6 +132,9 @@ class CallRow(Model):
 class CampaignRow(Model):
     class Meta:
         table_name = get_settings().campaigns_table
+        connect_timeout_seconds = CONNECT_TIMEOUT_S
+        read_timeout_seconds = READ_TIMEOUT_S
+        max_retry_attempts = MAX_RETRIES
 
     campaign_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
@@ -140,6 +157,9 @@ class CrmRecordRow(Model):
 
     class Meta:
         table_name = get_settings().crm_table
+        connect_timeout_seconds = CONNECT_TIMEOUT_S
+        read_timeout_seconds = READ_TIMEOUT_S
+        max_retry_attempts = MAX_RETRIES
 
     contact_id = UnicodeAttribute(hash_key=True)
     record_id = UnicodeAttribute(range_key=True)  # "<kind>#<call_id>[#n]": deterministic
@@ -154,6 +174,9 @@ class CrmRecordRow(Model):
 class SuppressionRow(Model):
     class Meta:
         table_name = get_settings().suppression_table
+        connect_timeout_seconds = CONNECT_TIMEOUT_S
+        read_timeout_seconds = READ_TIMEOUT_S
+        max_retry_attempts = MAX_RETRIES
 
     phone = UnicodeAttribute(hash_key=True)
     reason = UnicodeAttribute()
@@ -167,6 +190,9 @@ class IdempotencyRow(Model):
 
     class Meta:
         table_name = get_settings().idempotency_table
+        connect_timeout_seconds = CONNECT_TIMEOUT_S
+        read_timeout_seconds = READ_TIMEOUT_S
+        max_retry_attempts = MAX_RETRIES
 
     id = UnicodeAttribute(hash_key=True)
     status = UnicodeAttribute()
@@ -180,6 +206,9 @@ class PacingRow(Model):
 
     class Meta:
         table_name = get_settings().pacing_table
+        connect_timeout_seconds = CONNECT_TIMEOUT_S
+        read_timeout_seconds = READ_TIMEOUT_S
+        max_retry_attempts = MAX_RETRIES
 
     counter_id = UnicodeAttribute(hash_key=True)
     hits = NumberAttribute(default=0)

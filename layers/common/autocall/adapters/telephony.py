@@ -213,8 +213,14 @@ def _rebasing_http_client(base_url: str) -> TwilioHttpClient:
     return client
 
 
-@lru_cache(maxsize=1)
 def get_telephony() -> Telephony:
+    """The Twilio client, rebuilt when the auth token changes: the token is read through the
+    secrets cache (five minutes), so a rotated token is used without a redeploy."""
+    return _telephony(get_twilio_auth_token())
+
+
+@lru_cache(maxsize=2)
+def _telephony(auth_token: str) -> Telephony:
     from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
@@ -224,10 +230,10 @@ def get_telephony() -> Telephony:
         if settings.twilio_api_base_url
         else TwilioHttpClient(timeout=HTTP_TIMEOUT_S)
     )
-    sid = settings.twilio_account_sid
-    return Telephony(Client(sid, get_twilio_auth_token(), account_sid=sid, http_client=http_client))
+    sid = settings.required("twilio_account_sid")
+    return Telephony(Client(sid, auth_token, account_sid=sid, http_client=http_client))
 
 
 def reset_telephony() -> None:
     """Forget the cached client (tests and the local stack change the environment)."""
-    get_telephony.cache_clear()
+    _telephony.cache_clear()

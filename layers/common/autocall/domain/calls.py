@@ -43,8 +43,15 @@ class CallRequest:
     idempotency_key: str | None = None
 
 
-def schedule_name(call_id: str) -> str:
-    return f"call-{call_id}"
+def schedule_name(call_id: str, at: datetime) -> str:
+    """A name of its own for each time a call is armed: a one-time schedule that just fired may
+    still be being deleted (ActionAfterCompletion DELETE), and a new one under its name could be
+    lost with it. The same call and moment give the same name, so arming again is idempotent."""
+    return f"call-{call_id}-{int(at.timestamp() * 1000)}"
+
+
+def watch_schedule_name(call_id: str, at: datetime) -> str:
+    return f"watch-{call_id}-{int(at.timestamp() * 1000)}"
 
 
 def parse_purpose(value: str, field: str = "call_purpose") -> CallPurpose:
@@ -140,7 +147,7 @@ def arm_schedule(row: CallRow, at: datetime) -> None:
     if at <= now() + DUE_NOW:
         scheduler.invoke_dialer_now(payload)
         return
-    name = scheduler.put_one_time_schedule(schedule_name(row.call_id), at, payload)
+    name = scheduler.put_one_time_schedule(schedule_name(row.call_id, at), at, payload)
     repo.update_call(row, [CallRow.schedule_name.set(name)])
 
 

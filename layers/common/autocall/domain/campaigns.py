@@ -424,7 +424,7 @@ def _write_page(
                 context=context,
                 status=CallStatus.SCHEDULED.value,
                 scheduled_time=calls_repo.iso(due),
-                schedule_name=schedule_name(call_ids[contact_id]) if due > moment + DUE_NOW else None,
+                schedule_name=schedule_name(call_ids[contact_id], due) if due > moment + DUE_NOW else None,
                 campaign_id=campaign.campaign_id,
                 fanout_pass=state.pass_no,
                 attempts=0,
@@ -704,7 +704,7 @@ def _resume_page(campaign: CampaignRow, sweep: Sweep, calls: list[CallRow]) -> i
 
     def rearm(call: CallRow, due: datetime) -> Callable[[], bool]:
         def task() -> bool:
-            name = schedule_name(call.call_id) if due > now() + DUE_NOW else None
+            name = schedule_name(call.call_id, due) if due > now() + DUE_NOW else None
             if not calls_repo.rearm_scheduled(call, due, name, _RESUMED):
                 return False
             _arm(call)

@@ -58,8 +58,8 @@ def _disclosure(ctx: CallContext) -> str:
     return str(disclosure_greeting(ctx))
 
 
-def _turn_url(call_id: str, turn: int) -> str:
-    return twiml.webhook_url(get_settings().public_base_url, "/twilio/turn", call_id=call_id, turn=turn)
+def _turn_url(base_url: str, call_id: str, turn: int) -> str:
+    return twiml.webhook_url(base_url, "/twilio/turn", call_id, turn)
 
 
 def build_context(call: CallRow, contact: ContactRow) -> CallContext:
@@ -155,8 +155,9 @@ def _goodbye_twiml(text: str = "Thank you for your time. Goodbye.") -> str:
 # --- answer ------------------------------------------------------------------------------------
 
 
-def answer(call_id: str) -> Reply:
-    """The callee picked up: identify the caller as an automated AI assistant at once, then listen."""
+def answer(call_id: str, base_url: str) -> Reply:
+    """The callee picked up: identify the caller as an automated AI assistant at once, then listen.
+    ``base_url`` is the API's public base (the webhook URLs of the reply start with it)."""
     loaded = _load(call_id)
     if loaded is None:
         return Reply(twiml.say_and_hangup("Sorry, this call can't continue. Goodbye."))
@@ -172,7 +173,7 @@ def answer(call_id: str) -> Reply:
         logger.exception("brain opening failed; playbook takes over", extra={"call_id": call_id})
         opening = _fallback_brain().opening(ctx)
     text = f"{_disclosure(ctx)} {opening.reply}".strip()
-    document = twiml.say_and_gather(text, _turn_url(call_id, 1))
+    document = twiml.say_and_gather(text, _turn_url(base_url, call_id, 1))
     record = _turn_record(0, None, None, text, opening.analysis, opening.brain, document)
     for _ in range(SAVE_TRIES):
         memory = {**(call.memory or {}), "brain": opening.memory, "silences": 0, "last_prompt": opening.reply}
@@ -200,7 +201,9 @@ def answer(call_id: str) -> Reply:
 # --- one turn ----------------------------------------------------------------------------------
 
 
-def take_turn(call_id: str, number: int, speech: str | None, confidence: float | None) -> Reply:
+def take_turn(
+    call_id: str, number: int, speech: str | None, confidence: float | None, base_url: str
+) -> Reply:
     started = time.perf_counter()
     loaded = _load(call_id, for_turn=True)
     if loaded is None:
@@ -213,16 +216,18 @@ def take_turn(call_id: str, number: int, speech: str | None, confidence: float |
         return Reply(twiml.say_and_hangup(""), replayed=True)
     if number > len(turns):  # a turn from the future: answer with the current one again
         return Reply(turns[-1]["twiml"], replayed=True)
-    reply = _decide(call, contact, number, (speech or "").strip(), confidence)
+    reply = _decide(call, contact, number, (speech or "").strip(), confidence, base_url)
     count("TurnLatency", (time.perf_counter() - started) * 1000, unit="Milliseconds")
     return reply
 
 
-def _decide(call: CallRow, contact: ContactRow, number: int, speech: str, confidence: float | None) -> Reply:
+def _decide(
+    call: CallRow, contact: ContactRow, number: int, speech: str, confidence: float | None, base_url: str
+) -> Reply:
     memory = dict(call.memory or {})
     ctx = build_context(call, contact)
     if not speech:
-        return _silence(call, number, memory)
+        return _silence(call, number, memory, base_url)
     decision = _respond(ctx, speech, confidence)
     actions = _accepted_actions(decision)
     memory["silences"] = 0
@@ -243,7 +248,7 @@ def _decide(call: CallRow, contact: ContactRow, number: int, speech: str, confid
         document = twiml.say_and_hangup(decision.reply)
         outcome = decision.outcome.value if decision.outcome else call.outcome
     else:
-        document = twiml.say_and_gather(decision.reply, _turn_url(call.call_id, number + 1))
+        document = twiml.say_and_gather(decision.reply, _turn_url(base_url, call.call_id, number + 1))
         outcome = decision.outcome.value if decision.outcome else call.outcome
     if decision.brain == "llm_fallback":
         count("LlmFallbacks")
@@ -276,7 +281,7 @@ def _accepted_actions(decision: Decision) -> list[AgentAction]:
     return [a for a in decision.actions if isinstance(a.kind, AgentActionKind)]
 
 
-def _silence(call: CallRow, number: int, memory: dict[str, Any]) -> Reply:
+def _silence(call: CallRow, number: int, memory: dict[str, Any], base_url: str) -> Reply:
     silences = int(memory.get("silences", 0)) + 1
     memory["silences"] = silences
     if silences > MAX_SILENCES:
@@ -286,7 +291,7 @@ def _silence(call: CallRow, number: int, memory: dict[str, Any]) -> Reply:
     else:
         prompt = memory.get("last_prompt") or "Are you still there?"
         text = f"Sorry, I didn't catch that. {prompt}"
-        document = twiml.say_and_gather(text, _turn_url(call.call_id, number + 1))
+        document = twiml.say_and_gather(text, _turn_url(base_url, call.call_id, number + 1))
         outcome = call.outcome
     record = _turn_record(number, None, None, text, None, "silence", document)
     return _save_turn(call, number, record, memory, outcome)

@@ -154,11 +154,11 @@ def _on_another_call(call: CallRow, contact: ContactRow) -> bool:
 
 
 def _urls(call_id: str) -> dict[str, str]:
-    base = get_settings().public_base_url
+    base = get_settings().public_base_url  # no request here: the template gives the public URL
     return {
-        "answer_url": twiml.webhook_url(base, "/twilio/answer", call_id=call_id),
-        "status_callback_url": twiml.webhook_url(base, "/twilio/status", call_id=call_id),
-        "amd_callback_url": twiml.webhook_url(base, "/twilio/amd", call_id=call_id),
+        "answer_url": twiml.webhook_url(base, "/twilio/answer", call_id),
+        "status_callback_url": twiml.webhook_url(base, "/twilio/status", call_id),
+        "amd_callback_url": twiml.webhook_url(base, "/twilio/amd", call_id),
     }
 
 
@@ -225,7 +225,9 @@ def watch(call_id: str) -> DialResult:
 
 
 def _watch_at(call_id: str, at: datetime) -> None:
-    scheduler.put_one_time_schedule(f"watch-{call_id}", at, {"call_id": call_id, "watch": True})
+    from autocall.domain.calls import watch_schedule_name
+
+    scheduler.put_one_time_schedule(watch_schedule_name(call_id, at), at, {"call_id": call_id, "watch": True})
 
 
 def _check_live(call: CallRow, sid: str) -> DialResult:
@@ -291,6 +293,7 @@ def _release(call: CallRow, at: datetime, reason: str) -> DialResult:
             CallRow.attempts.add(-1),
             CallRow.attempt_history.set(history),
             CallRow.scheduled_time.set(repo.iso(at)),
+            CallRow.schedule_name.set(_schedule_name(call.call_id, at)),
             CallRow.reasons.set([*(fresh.reasons or []), {"at": repo.iso(now()), "reason": reason}]),
         ],
         condition=(CallRow.status == CallStatus.DIALING.value) & CallRow.twilio_sid.does_not_exist(),
@@ -301,17 +304,19 @@ def _release(call: CallRow, at: datetime, reason: str) -> DialResult:
     return DialResult(call.call_id, "rescheduled", reason, at=repo.iso(at))
 
 
-def _arm(call_id: str, at: datetime) -> None:
+def _schedule_name(call_id: str, at: datetime) -> str:
     from autocall.domain.calls import schedule_name
 
-    scheduler.put_one_time_schedule(schedule_name(call_id), at, {"call_id": call_id})
+    return schedule_name(call_id, at)
+
+
+def _arm(call_id: str, at: datetime) -> None:
+    scheduler.put_one_time_schedule(_schedule_name(call_id, at), at, {"call_id": call_id})
 
 
 def _reschedule(call: CallRow, at: datetime, reason: str) -> DialResult:
-    from autocall.domain.calls import schedule_name
-
     count("GuardRejections", reason=reason)
-    name = schedule_name(call.call_id)
+    name = _schedule_name(call.call_id, at)
     if repo.reschedule(call, at, reason, name):
         scheduler.put_one_time_schedule(name, at, {"call_id": call.call_id})
     logger.info("call rescheduled", extra={"call_id": call.call_id, "reason": reason, "at": repo.iso(at)})

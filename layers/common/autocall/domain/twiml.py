@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
+from urllib.parse import quote, urlsplit
 
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -22,8 +22,14 @@ def speakable(text: str) -> str:
     return cleaned[:MAX_SAY_CHARS]
 
 
-def webhook_url(base_url: str, path: str, **params: str | int) -> str:
-    return f"{base_url.rstrip('/')}{path}?{urlencode(params)}" if params else f"{base_url.rstrip('/')}{path}"
+def webhook_url(base_url: str, route: str, *parts: str | int) -> str:
+    """An absolute webhook URL: the API's public base (scheme, host, stage or base path), the route,
+    then its path parameters. Never relative: Twilio resolves a relative URL against the URL of the
+    document it came from, and under a stage (``.../Prod/twilio/answer``) a root-relative one loses
+    the stage. Call state travels in the path, so no query order can matter to the signature."""
+    if not urlsplit(base_url).scheme or not urlsplit(base_url).netloc:
+        raise ValueError(f"webhook URLs must be absolute; base {base_url!r} is not")
+    return "/".join([base_url.rstrip("/") + route, *(quote(str(part), safe="") for part in parts)])
 
 
 # The documents of every turn are written as strings: the twilio library builds an ElementTree and

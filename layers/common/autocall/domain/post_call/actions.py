@@ -136,7 +136,7 @@ def _send_sms(ctx: PostCall, body: str) -> str | None:
         from autocall.adapters.telephony import get_telephony
     except ImportError:  # a deployment without the Twilio adapter
         return None
-    return get_telephony().send_sms(ctx.contact.phone, get_settings().caller_id, body)
+    return get_telephony().send_sms(ctx.contact.phone, get_settings().required("caller_id"), body)
 
 
 def _text_or_email(ctx: PostCall, part: str, subject: str, body: str) -> str | None:
@@ -175,7 +175,7 @@ def _notify(
         lambda: {
             "priority": priority,
             "team": team,
-            "message_id": publish(get_settings().sales_topic_arn, subject, message, attributes),
+            "message_id": publish(get_settings().required("sales_topic_arn"), subject, message, attributes),
         },
     )
 
@@ -260,7 +260,7 @@ def book_appointment(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) ->
 
 def send_calendar_invite(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -> list[str]:
     slot = _slot(ctx)
-    team = get_settings().team_email
+    team = get_settings().required("team_email")
     to = [str(ctx.contact.email), team] if ctx.contact.email else [team]
     subject, body = messages.invite_email(ctx, slot)
     ics = messages.calendar_invite(ctx, slot, to, now())
@@ -439,13 +439,15 @@ def retry_call(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -> list[
     if not ctx.attempts_left:
         _add_reason(ctx.call_id, "max_attempts_reached")
         return ["max_attempts_reached"]
-    name = schedule_name(ctx.call_id)
     if call.status != CallStatus.SCHEDULED.value:
         at = next_attempt_at(now(), ctx.attempt, ctx.time_zone, ctx.window, ctx.contact.country)
+        name = schedule_name(ctx.call_id, at)
         if not calls_repo.reopen_for_retry(call, at, f"retry after {ctx.outcome.value}", name):
             return retry_call(load(ctx.call_id, ctx.attempt), analysis, env)  # raced: read it again
     fresh = load(ctx.call_id, ctx.attempt).call
     scheduled = parse_utc(str(fresh.scheduled_time))
+    # a retried step arms the schedule the first try named (same call, same moment: same name)
+    name = fresh.schedule_name or schedule_name(ctx.call_id, scheduled)
     scheduler.put_one_time_schedule(name, scheduled, {"call_id": ctx.call_id})
     logger.info("next attempt scheduled", extra={"call_id": ctx.call_id, "due": fresh.scheduled_time})
     return [label]
