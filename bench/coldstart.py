@@ -5,16 +5,18 @@
 Both layouts are laid out from .venv (no download): the layer's requirement closure, file for file
 as pip installed it, plus layers/common/autocall, plus the function's folder.
   naive   sources only: what SAM's python3.12 builder ships (no .pyc);
-  built   the same after the layer build's `compile` step (layers/common/Makefile: sourceless
-          bytecode for the dependencies, autocall compiled with unchecked-hash pycs).
+  built   the same after the layer build's `compile` step (layers/common/Makefile: every .py
+          kept, bytecode precompiled into __pycache__ with unchecked-hash pycs).
 (`sam build` itself targets arm64, whose wheels cannot be imported on this machine: the bench
 emulates it with this machine's wheels and the same compile step.)
 
 Each run is a fresh `python -S` (no site-packages: only the layer and the function on the path,
-as on Lambda) with PYTHONDONTWRITEBYTECODE=1 and a new empty PYTHONPYCACHEPREFIX, so nothing is
-cached between runs, not even the standard library's bytecode (which Lambda's runtime does ship:
-the "stdlib cached" column times that case). It imports the handler module and prints the time
-from the first line to the handler object being ready. Runs alternate naive, built.
+as on Lambda) with PYTHONDONTWRITEBYTECODE=1, so nothing is cached between runs. The first columns
+run on a copy of the standard library without its bytecode (PYTHONHOME), so even the standard
+library compiles on every start; Lambda's runtime does ship that bytecode: the "stdlib cached"
+columns time that case. (Not PYTHONPYCACHEPREFIX: it would hide the layer's __pycache__ too.)
+It imports the handler module and prints the time from the first line to the handler object
+being ready. Runs alternate naive, built.
 Target: voice_webhook built ≤ 0.35x naive."""
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -96,7 +99,7 @@ def build(workdir: Path) -> dict[str, Path]:
     naive = workdir / "naive" / "python"
     copy_distributions(layer, naive)
     shutil.copytree(ROOT / "layers" / "common" / "autocall", naive / "autocall", ignore=_no_bytecode)
-    runtime = workdir / "runtime"  # Lambda's python3.12 runtime brings boto3; the layer does not
+    runtime = workdir / "runtime"  # what of boto3 the layer lacks comes from Lambda's runtime
     copy_distributions(set(requirement_closure(["boto3"])) - set(layer), runtime)
     built = workdir / "built" / "python"
     shutil.copytree(naive, built)
@@ -107,7 +110,20 @@ def build(workdir: Path) -> dict[str, Path]:
     )  # fmt: skip
     functions = workdir / "functions"
     shutil.copytree(ROOT / "functions", functions, ignore=_no_bytecode)
-    return {"naive": naive, "built": built, "functions": functions, "runtime": runtime}
+    home = workdir / "stdlib-home"  # PYTHONHOME for the runs whose standard library compiles too
+    skip = {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__"}
+    shutil.copytree(
+        sysconfig.get_path("stdlib"),
+        home / "lib" / Path(sysconfig.get_path("stdlib")).name,
+        ignore=lambda _, names: [n for n in names if n in skip or n.endswith(".pyc")],
+    )
+    return {
+        "naive": naive,
+        "built": built,
+        "functions": functions,
+        "runtime": runtime,
+        "stdlib_home": home,
+    }
 
 
 def functions() -> dict[str, tuple[str, str]]:
@@ -117,7 +133,7 @@ def functions() -> dict[str, tuple[str, str]]:
     return {lid: (folder.name, spec) for lid, (folder, spec) in LocalTemplate().functions().items()}
 
 
-def lambda_env(logical_id: str, path: list[Path], pycache: str | None) -> dict[str, str]:
+def lambda_env(logical_id: str, path: list[Path], home: Path | None) -> dict[str, str]:
     from local.template import LocalTemplate
 
     env = {k: v for k, v in LocalTemplate().function_environment(logical_id).items() if "${" not in v}
@@ -133,22 +149,22 @@ def lambda_env(logical_id: str, path: list[Path], pycache: str | None) -> dict[s
             "LAMBDA_TASK_ROOT": str(path[0]),
         }
     )
-    if pycache:
-        env["PYTHONPYCACHEPREFIX"] = pycache
+    if home:
+        env["PYTHONHOME"] = str(home)
     return env
 
 
-def time_import(logical_id: str, spec: str, path: list[Path], stdlib_cached: bool) -> float:
+def time_import(logical_id: str, spec: str, path: list[Path], home: Path | None) -> float:
+    """``home``: a standard library without bytecode (PYTHONHOME); None: the installed one."""
     module, attr = spec.rsplit(".", 1)
-    with tempfile.TemporaryDirectory(prefix="pycache-") as empty:
-        result = subprocess.run(
-            [sys.executable, "-S", "-c", PROBE.format(module=module, attr=attr)],
-            env=lambda_env(logical_id, path, None if stdlib_cached else empty),
-            capture_output=True,
-            text=True,
-            cwd=path[0],
-            check=False,
-        )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", PROBE.format(module=module, attr=attr)],
+        env=lambda_env(logical_id, path, home),
+        capture_output=True,
+        text=True,
+        cwd=path[0],
+        check=False,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{logical_id} did not import:\n{result.stderr[-2000:]}")
     return float(result.stdout.strip().splitlines()[-1])
@@ -175,7 +191,8 @@ def measure(runs: int, only: str | None = None) -> dict[str, dict[str, float]]:
                             layout[kind],
                             layout["runtime"],
                         ]  # Lambda's order: task, /opt/python, runtime
-                        times.setdefault(key, []).append(time_import(lid, spec, path, cached))
+                        home = None if cached else layout["stdlib_home"]
+                        times.setdefault(key, []).append(time_import(lid, spec, path, home))
             row = {key: median(values) for key, values in times.items()}
             row["ratio"] = row["built"] / row["naive"]
             row["ratio_cached"] = row["built_cached"] / row["naive_cached"]
