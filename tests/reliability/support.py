@@ -49,10 +49,23 @@ def new_contact(name: str = "Dana Whitfield", phone: str | None = None, **fields
     )
 
 
+@contextmanager
+def as_function(logical_id: str) -> Iterator[None]:
+    """Run the body as the function's own code runs: with only its environment from the template
+    (the test process has Globals only, so a schedule target or role would be missing)."""
+    from local.environ import function_environment
+    from local.lambdas import active_registry
+
+    with function_environment(active_registry().function_env(logical_id)):
+        yield
+
+
 def new_call(contact: Any, purpose: str = "sales_outreach", at: datetime | None = None) -> str:
-    """A scheduled call (due ``at``, by default five minutes after NOW, so nothing dials it yet)."""
+    """A scheduled call (due ``at``, by default five minutes after NOW, so nothing dials it yet),
+    placed as the trigger function places it."""
     due = at or NOW + timedelta(minutes=5)
-    return place_request(prepare_call(contact.contact_id, purpose, {}, due)).call_id
+    with as_function("TriggerFunction"):
+        return place_request(prepare_call(contact.contact_id, purpose, {}, due)).call_id
 
 
 def row(call_id: str) -> CallRow:

@@ -11,7 +11,17 @@ import pytest
 from autocall.adapters import calls as repo
 from autocall.domain import conversation, dialer
 
-from tests.reliability.support import COUNTS, NOW, Twilio, new_call, new_contact, next_turn, row, twiml_verbs
+from tests.reliability.support import (
+    COUNTS,
+    NOW,
+    Twilio,
+    as_function,
+    new_call,
+    new_contact,
+    next_turn,
+    row,
+    twiml_verbs,
+)
 
 LATE = ["initiated", "ringing", "in-progress", "completed", "no-answer", "busy", "canceled"]
 
@@ -19,7 +29,8 @@ LATE = ["initiated", "ringing", "in-progress", "completed", "no-answer", "busy",
 def test_late_callbacks_of_an_earlier_attempt_change_nothing(twilio: Twilio) -> None:
     call_id = new_call(new_contact())
     assert repo.mark_dialing(row(call_id))
-    dialer._record_sid(row(call_id), "CAfirst")
+    with as_function("SchedulerFunction"):  # the dialer saves the SID (and arms its watchdog)
+        dialer._record_sid(row(call_id), "CAfirst")
     assert twilio.status(call_id, "no-answer", sid="CAfirst") == 200
     assert row(call_id).status == "no_answer"
     # the post-call chain plans the next attempt
@@ -51,7 +62,8 @@ def test_callbacks_landing_while_the_agent_thinks_lose_no_turn(
 ) -> None:
     call_id = new_call(new_contact())
     assert repo.mark_dialing(row(call_id))
-    dialer._record_sid(row(call_id), "CAreliability")
+    with as_function("SchedulerFunction"):  # the dialer saves the SID (and arms its watchdog)
+        dialer._record_sid(row(call_id), "CAreliability")
     meanwhile = iter(
         [
             ("/twilio/status", {"CallStatus": "in-progress"}),  # Twilio's "answered", as the greeting is made

@@ -31,6 +31,7 @@ def telephony(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Telephony, Carr
     with CarrierSimulator(auth_token=TOKEN) as sim:
         monkeypatch.setenv("TWILIO_API_BASE_URL", sim.base_url)
         monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
+        monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "5" * 32)  # the simulator takes any account
         reset_settings()
         reset_telephony()
         yield get_telephony(), sim

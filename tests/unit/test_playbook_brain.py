@@ -16,6 +16,8 @@ from autocall.models.enums import AgentActionKind, CallPurpose, Outcome
 
 from local.personas import EXPECTED_OUTCOMES, PERSONAS
 
+pytestmark = pytest.mark.usefixtures("deployed_identity")  # BUSINESS_NAME, AGENT_NAME, TWILIO_CALLER_ID
+
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)  # Wednesday, 09:00 in Chicago
 CHICAGO = "America/Chicago"
 FIRST = "John"

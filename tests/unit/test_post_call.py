@@ -29,6 +29,8 @@ from autocall.domain.windows import CallingWindow
 from autocall.models.enums import ContactType, Outcome
 from icalendar import Calendar
 
+pytestmark = pytest.mark.usefixtures("deployed_identity")  # BUSINESS_NAME, AGENT_NAME, TWILIO_CALLER_ID
+
 LA = "America/Los_Angeles"
 WINDOW = CallingWindow(time(9), time(20))
 NOW = datetime(2026, 11, 24, 17, 0, tzinfo=UTC)  # Tuesday 09:00 in Los Angeles

@@ -1,13 +1,17 @@
 """Settings from the environment, parsed once.
 
-On AWS the template sets these variables; on the embedded local stack ``local/`` sets them to the
-local endpoints. Secrets are not here: see ``autocall.secrets``.
+On AWS the template sets these variables, per function; on the embedded local stack ``local/`` sets
+them to the local endpoints through the same template. A variable the template does not give a
+function is empty here, never a stand-in value: code that cannot work without a setting reads it with
+``Settings.required``, which raises ``MissingSetting`` naming the variable
+(tests/unit/test_settings_reach.py checks that every function has what its code reads). Secrets are
+not here: see ``autocall.secrets``.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 def _env(name: str, default: str = "") -> str:
@@ -24,46 +28,51 @@ def _float(name: str, default: float) -> float:
     return float(raw) if raw not in (None, "") else default
 
 
+class MissingSetting(RuntimeError):
+    """A setting the code needs is empty: the function's environment (template.yaml) lacks it."""
+
+    def __init__(self, name: str, env: str) -> None:
+        super().__init__(
+            f"{env} is not set: this function needs it (Settings.{name}); give the function {env} "
+            "in template.yaml (Globals or its own Environment)"
+        )
+        self.setting = name
+        self.env = env
+
+
 @dataclass(frozen=True)
 class Settings:
     # tables
-    contacts_table: str = field(default_factory=lambda: _env("CONTACTS_TABLE", "autocall-contacts"))
-    calls_table: str = field(default_factory=lambda: _env("CALLS_TABLE", "autocall-calls"))
-    campaigns_table: str = field(default_factory=lambda: _env("CAMPAIGNS_TABLE", "autocall-campaigns"))
-    crm_table: str = field(default_factory=lambda: _env("CRM_TABLE", "autocall-crm"))
-    suppression_table: str = field(default_factory=lambda: _env("SUPPRESSION_TABLE", "autocall-suppression"))
-    idempotency_table: str = field(default_factory=lambda: _env("IDEMPOTENCY_TABLE", "autocall-idempotency"))
-    pacing_table: str = field(default_factory=lambda: _env("PACING_TABLE", "autocall-pacing"))
+    contacts_table: str = field(default_factory=lambda: _env("CONTACTS_TABLE"))
+    calls_table: str = field(default_factory=lambda: _env("CALLS_TABLE"))
+    campaigns_table: str = field(default_factory=lambda: _env("CAMPAIGNS_TABLE"))
+    crm_table: str = field(default_factory=lambda: _env("CRM_TABLE"))
+    suppression_table: str = field(default_factory=lambda: _env("SUPPRESSION_TABLE"))
+    idempotency_table: str = field(default_factory=lambda: _env("IDEMPOTENCY_TABLE"))
+    pacing_table: str = field(default_factory=lambda: _env("PACING_TABLE"))
     # scheduling
-    schedule_group: str = field(default_factory=lambda: _env("SCHEDULE_GROUP", "autocall"))
-    scheduler_function_arn: str = field(
-        default_factory=lambda: _env(
-            "SCHEDULER_FUNCTION_ARN", "arn:aws:lambda:us-east-1:123456789012:function:autocall-scheduler"
-        )
-    )
-    scheduler_role_arn: str = field(
-        default_factory=lambda: _env(
-            "SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/autocall-scheduler-invoke"
-        )
-    )
+    schedule_group: str = field(default_factory=lambda: _env("SCHEDULE_GROUP"))
+    scheduler_function_arn: str = field(default_factory=lambda: _env("SCHEDULER_FUNCTION_ARN"))
+    scheduler_role_arn: str = field(default_factory=lambda: _env("SCHEDULER_ROLE_ARN"))
     schedule_dlq_arn: str = field(default_factory=lambda: _env("SCHEDULE_DLQ_ARN", ""))
     post_call_state_machine_arn: str = field(default_factory=lambda: _env("POST_CALL_STATE_MACHINE_ARN", ""))
     # the trigger function's own ARN: a campaign's fan-out and steering sweeps go on in it, page
     # by page (empty → the ARN the invocation was called by)
     trigger_function_arn: str = field(default_factory=lambda: _env("TRIGGER_FUNCTION_ARN", ""))
     # business identity and the agent
-    business_name: str = field(default_factory=lambda: _env("BUSINESS_NAME", "TechSolutions"))
-    agent_name: str = field(default_factory=lambda: _env("AGENT_NAME", "Alex"))
-    caller_id: str = field(default_factory=lambda: _env("TWILIO_CALLER_ID", "+15005550006"))
+    business_name: str = field(default_factory=lambda: _env("BUSINESS_NAME"))
+    agent_name: str = field(default_factory=lambda: _env("AGENT_NAME"))
+    caller_id: str = field(default_factory=lambda: _env("TWILIO_CALLER_ID"))
     transfer_number: str = field(default_factory=lambda: _env("TRANSFER_NUMBER", ""))
-    team_email: str = field(default_factory=lambda: _env("TEAM_EMAIL", "sales-team@example.com"))
-    sender_email: str = field(default_factory=lambda: _env("SENDER_EMAIL", "agent@example.com"))
+    team_email: str = field(default_factory=lambda: _env("TEAM_EMAIL"))
+    sender_email: str = field(default_factory=lambda: _env("SENDER_EMAIL"))
     # public URL of the API (used for Twilio callbacks); empty → built from the request
     public_base_url: str = field(default_factory=lambda: _env("PUBLIC_BASE_URL", ""))
+    # a custom domain's base path mapping in front of the API (e.g. "voice"); empty on the
+    # execute-api host. Routes are matched with it stripped; webhook URLs keep it.
+    api_base_path: str = field(default_factory=lambda: _env("API_BASE_PATH", ""))
     # Twilio
-    twilio_account_sid: str = field(
-        default_factory=lambda: _env("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000")
-    )
+    twilio_account_sid: str = field(default_factory=lambda: _env("TWILIO_ACCOUNT_SID"))
     twilio_api_base_url: str = field(default_factory=lambda: _env("TWILIO_API_BASE_URL", ""))  # local sim
     # the LLM
     openai_model: str = field(default_factory=lambda: _env("OPENAI_MODEL", "gpt-4o-mini"))
@@ -85,6 +94,23 @@ class Settings:
     # secrets: names of parameters / secrets (values fetched by autocall.secrets)
     secrets_prefix: str = field(default_factory=lambda: _env("SECRETS_PREFIX", "/autocall"))
     local_stack: bool = field(default_factory=lambda: _env("AUTOCALL_LOCAL", "") == "1")
+
+    def required(self, name: str) -> str:
+        """The setting ``name``; ``MissingSetting`` (naming its variable) when it is empty."""
+        value = getattr(self, name)
+        if value in ("", None):
+            raise MissingSetting(name, env_var(name))
+        return str(value)
+
+
+def env_var(name: str) -> str:
+    """The environment variable the setting ``name`` is read from (the literal its field reads)."""
+    for item in fields(Settings):
+        if item.name == name:
+            code = getattr(item.default_factory, "__code__", None)
+            consts = code.co_consts if code is not None else ()
+            return next(c for c in consts if isinstance(c, str) and c.isupper())
+    raise AttributeError(f"Settings has no field {name!r}")
 
 
 _SETTINGS: dict[str, Settings] = {}

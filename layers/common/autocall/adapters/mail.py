@@ -26,7 +26,7 @@ def build_message(
     message = MIMEMultipart("mixed")
     message["Subject"] = subject
     message["From"] = formataddr(
-        (f"{settings.agent_name} at {settings.business_name}", settings.sender_email)
+        (f"{settings.agent_name} at {settings.business_name}", settings.required("sender_email"))
     )
     message["To"] = ", ".join(to)
     message.attach(MIMEText(body, "plain", "utf-8"))
@@ -43,6 +43,8 @@ def send_email(to: list[str], subject: str, body: str, attachments: tuple[Attach
     """Send one e-mail from the configured sender; returns SES's message id."""
     message = build_message(to, subject, body, attachments)
     response = client("ses").send_raw_email(
-        Source=get_settings().sender_email, Destinations=to, RawMessage={"Data": message.as_bytes()}
+        Source=get_settings().required("sender_email"),
+        Destinations=to,
+        RawMessage={"Data": message.as_bytes()},
     )
     return str(response["MessageId"])

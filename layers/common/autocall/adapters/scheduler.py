@@ -40,8 +40,8 @@ def put_one_time_schedule(
     """Create (or move) the schedule ``name`` firing the dialer (or ``target_arn``) once at ``at``."""
     settings = get_settings()
     target: dict[str, Any] = {
-        "Arn": target_arn or settings.scheduler_function_arn,
-        "RoleArn": settings.scheduler_role_arn,
+        "Arn": target_arn or settings.required("scheduler_function_arn"),
+        "RoleArn": settings.required("scheduler_role_arn"),
         "Input": json.dumps(payload),
         "RetryPolicy": {"MaximumEventAgeInSeconds": 900, "MaximumRetryAttempts": 10},
     }
@@ -49,7 +49,7 @@ def put_one_time_schedule(
         target["DeadLetterConfig"] = {"Arn": settings.schedule_dlq_arn}
     request = {
         "Name": name,
-        "GroupName": settings.schedule_group,
+        "GroupName": settings.required("schedule_group"),
         "ScheduleExpression": at_expression(at),
         "ScheduleExpressionTimezone": "UTC",
         "FlexibleTimeWindow": {"Mode": "OFF"},
@@ -68,7 +68,7 @@ def put_one_time_schedule(
 
 def delete_schedule(name: str) -> bool:
     try:
-        _scheduler().delete_schedule(Name=name, GroupName=get_settings().schedule_group)
+        _scheduler().delete_schedule(Name=name, GroupName=get_settings().required("schedule_group"))
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ResourceNotFoundException":
             return False
@@ -78,7 +78,8 @@ def delete_schedule(name: str) -> bool:
 
 def get_schedule(name: str) -> dict[str, Any] | None:
     try:
-        return dict(_scheduler().get_schedule(Name=name, GroupName=get_settings().schedule_group))
+        group = get_settings().required("schedule_group")
+        return dict(_scheduler().get_schedule(Name=name, GroupName=group))
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ResourceNotFoundException":
             return None
@@ -88,7 +89,7 @@ def get_schedule(name: str) -> dict[str, Any] | None:
 def invoke_dialer_now(payload: dict[str, Any]) -> None:
     """Hand a call due now to the dialer function without waiting (async invoke)."""
     _lambda().invoke(
-        FunctionName=get_settings().scheduler_function_arn,
+        FunctionName=get_settings().required("scheduler_function_arn"),
         InvocationType="Event",
         Payload=json.dumps(payload).encode(),
     )

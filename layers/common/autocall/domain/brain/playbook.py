@@ -190,7 +190,7 @@ class PlaybookBrain:
 
     def voicemail(self, ctx: CallContext) -> str:
         pb = playbook_for(ctx.purpose)
-        number = str(ctx.context.get("callback_number") or get_settings().caller_id)
+        number = str(ctx.context.get("callback_number") or get_settings().required("caller_id"))
         return pb.voicemail.format(**fields(ctx, pb, new_memory()), callback_number=_spoken_number(number))
 
     # --- one turn --------------------------------------------------------------------------------
