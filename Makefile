@@ -53,6 +53,12 @@ run: venv
 demo: venv
 	$(BIN)/python -m local.demo
 
+# One real call through a deployed stack, followed to its post-call result (scripts/smoke.py --help):
+# make smoke SMOKE_ARGS="--phone +14155550123 [--stack-name autocall] [--api-url URL --token TOKEN]"
+.PHONY: smoke
+smoke: venv
+	$(BIN)/python scripts/smoke.py $(SMOKE_ARGS)
+
 bench: venv
 	$(BIN)/python bench/run_all.py
 
