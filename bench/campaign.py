@@ -121,9 +121,17 @@ def load_contacts(rows: list[Any], suppressed: set[str]) -> None:
             batch.save(SuppressionRow(phone=phone, reason="opted_out", created_at=CLOCK.now()))
 
 
-def raw_schedule_rate(count: int, workers: int) -> float:
+def raw_schedule_rate(stack: Any, count: int, workers: int) -> float:
     """CreateSchedule calls per second and nothing else: the fan-out's client, request (target,
-    retry policy, dead-letter queue) and thread-pool size, into a group of its own."""
+    retry policy, dead-letter queue) and thread-pool size, into a group of its own; run as the
+    fan-out runs, in the trigger function's environment (its settings name the target)."""
+    from local import environ
+
+    with environ.function_environment(stack.registry.function_env("TriggerFunction")):
+        return _raw_schedule_rate(count, workers)
+
+
+def _raw_schedule_rate(count: int, workers: int) -> float:
     from autocall.adapters import scheduler
     from autocall.config import get_settings
 
@@ -253,12 +261,11 @@ def main() -> None:
         moto_port=free_port(),
         clock_speed=args.speed,
         skip_idle=True,
-        extra_env={
-            "CALLS_PER_SECOND": str(args.cps),
-            "MAX_CONCURRENT_CALLS": str(args.max_concurrent),
-            # the chain costs several times a call here (moto runs Step Functions in Python)
-            **({} if args.post_call else {"POST_CALL_STATE_MACHINE_ARN": ""}),
-        },
+        # template parameters, as `sam deploy --parameter-overrides` sets them
+        parameters={"CallsPerSecond": str(args.cps), "MaxConcurrentCalls": str(args.max_concurrent)},
+        # the chain costs several times a call here (moto runs Step Functions in Python): the
+        # functions that start it (dialer, voice webhook) get no state machine
+        env_overrides={} if args.post_call else {"POST_CALL_STATE_MACHINE_ARN": ""},
     ).start()
     wall_started = time.perf_counter()
     phases: dict[str, float] = {}
@@ -271,7 +278,7 @@ def main() -> None:
             stack.carrier.register_callee(phone, persona)
         contacts = {row.phone: row for row in rows}
         phases["contacts loaded"] = time.perf_counter() - wall_started
-        raw_before = raw_schedule_rate(min(args.raw, args.contacts), campaigns.FANOUT_WORKERS)
+        raw_before = raw_schedule_rate(stack, min(args.raw, args.contacts), campaigns.FANOUT_WORKERS)
 
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {stack.api_token}"
@@ -299,7 +306,7 @@ def main() -> None:
         scheduled = int(state["created"])
         # measured again right after: the machine's load drifts, the mean is the fair baseline
         raw_rate = (
-            raw_before + raw_schedule_rate(min(args.raw, args.contacts), campaigns.FANOUT_WORKERS)
+            raw_before + raw_schedule_rate(stack, min(args.raw, args.contacts), campaigns.FANOUT_WORKERS)
         ) / 2
         peaks, stop = Peaks(), threading.Event()
         sampler = threading.Thread(target=sample_peaks, args=(stack, peaks, stop), daemon=True)

@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from harness import Api, local_stack, median, p99, phone_number, quiet
+from harness import TURN_ROUTE, Api, local_stack, median, p99, phone_number, quiet
 
 PERSONA, OUTCOME = "interested_buyer", "demo_scheduled"
 # Twilio gives a webhook 15 s. One process serving K calls queues their webhooks (2 cores, one
@@ -49,7 +49,7 @@ class TurnClock:
             try:
                 return call(*args)
             finally:
-                if isinstance(event, dict) and event.get("path") == "/twilio/turn":
+                if isinstance(event, dict) and event.get("resource") == TURN_ROUTE:
                     with self._lock:
                         self.turns.append((started, time.perf_counter() - started))
 

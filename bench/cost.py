@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import prices as P
-from harness import Api, local_stack, phone_number, quiet
+from harness import TURN_ROUTE, Api, as_function, local_stack, phone_number, quiet
 
 PURPOSES = {
     "sales_outreach": "interested_buyer",
@@ -100,7 +100,7 @@ class Meter:
         BUILTIN_HANDLERS.append(("after-call.dynamodb", self._dynamodb_response))
 
     def _in_turn(self) -> bool:
-        return getattr(self._local, "kind", None) == "/twilio/turn"
+        return getattr(self._local, "kind", None) == TURN_ROUTE
 
     def _in_handler(self) -> bool:
         """Our code's requests only: not Step Functions invoking the post-call Lambda (priced as
@@ -158,7 +158,8 @@ class Meter:
 
         def metered_invoke(function: str, event: Any) -> Any:
             lid = registry.logical_id(function)
-            kind = str(event.get("path") or event.get("step") or lid) if isinstance(event, dict) else lid
+            # an API event's route (its resource path: a turn's ids are in its path), a step's name
+            kind = str(event.get("resource") or event.get("step") or lid) if isinstance(event, dict) else lid
             outer = getattr(meter._local, "kind", None)
             meter._local.kind = kind
             started = time.perf_counter()
@@ -223,8 +224,9 @@ def executions() -> int:
 # --- tokens ---------------------------------------------------------------------------------------
 
 
-def llm_tokens(call_id: str) -> tuple[int, int, int]:
-    """(input tokens, output tokens, model calls) the LLM brain and the LLM analysis would use."""
+def llm_tokens(registry: Any, call_id: str) -> tuple[int, int, int]:
+    """(input tokens, output tokens, model calls) the LLM brain and the LLM analysis would use:
+    each part built as its function builds it, with that function's settings (its environment)."""
     import copy
 
     from autocall.adapters.calls import get_call
@@ -237,28 +239,30 @@ def llm_tokens(call_id: str) -> tuple[int, int, int]:
     from autocall.domain.post_call.context import load
     from autocall.models.enums import CallPurpose
 
-    call = get_call(call_id)
-    contact = get_contact(call.contact_id) if call else None
-    if call is None or contact is None:
-        return 0, 0, 0
-    turns = list(call.turns or [])
-    pb = playbook_for(CallPurpose(call.purpose))
     prompt = completion = calls = 0
-    for number, turn in enumerate(turns[1:], start=1):  # turn 0 is the fixed opening: no model call
-        before = copy.copy(call)
-        before.turns = turns[:number]
-        ctx = build_context(before, contact)
-        mem = load_memory((call.memory or {}).get("brain") or {})
-        sent = json.dumps(_messages(ctx, pb, mem, turn.get("utterance") or "")) + json.dumps(
-            tool_specs(ctx, pb)
-        )
-        prompt += math.ceil(len(sent) / CHARS_PER_TOKEN)
-        completion += math.ceil(len(turn.get("reply") or "") / CHARS_PER_TOKEN) + 20  # + a tool call
-        calls += 1
-    post = load(call_id)
-    schema = 400  # the CallAnalysis JSON schema sent as response_format
-    prompt += math.ceil((len(_llm_prompt(post)) + len(transcript(post))) / CHARS_PER_TOKEN) + schema
-    completion += 250
+    with as_function(registry, "VoiceWebhookFunction"):  # the brain runs in the voice webhook
+        call = get_call(call_id)
+        contact = get_contact(call.contact_id) if call else None
+        if call is None or contact is None:
+            return 0, 0, 0
+        turns = list(call.turns or [])
+        pb = playbook_for(CallPurpose(call.purpose))
+        for number, turn in enumerate(turns[1:], start=1):  # turn 0 is the fixed opening: no model call
+            before = copy.copy(call)
+            before.turns = turns[:number]
+            ctx = build_context(before, contact)
+            mem = load_memory((call.memory or {}).get("brain") or {})
+            sent = json.dumps(_messages(ctx, pb, mem, turn.get("utterance") or "")) + json.dumps(
+                tool_specs(ctx, pb)
+            )
+            prompt += math.ceil(len(sent) / CHARS_PER_TOKEN)
+            completion += math.ceil(len(turn.get("reply") or "") / CHARS_PER_TOKEN) + 20  # + a tool call
+            calls += 1
+    with as_function(registry, "PostCallFunction"):  # the analysis runs in the post-call chain
+        post = load(call_id)
+        schema = 400  # the CallAnalysis JSON schema sent as response_format
+        prompt += math.ceil((len(_llm_prompt(post)) + len(transcript(post))) / CHARS_PER_TOKEN) + schema
+        completion += 250
     return prompt, completion, calls + 1
 
 
@@ -289,12 +293,12 @@ def run_call(stack: Any, api: Api, meter: Meter, purpose: str, persona: str, ind
     gathers = [w for w in sim.webhooks if w.kind == "action" and w.attempt == 1 and not w.duplicate]
     words = [len(w.params.get("SpeechResult", "").split()) for w in gathers]
     speech_units = sum(max(1, math.ceil(n / WORDS_PER_SECOND / 15)) for n in words)
-    prompt, completion, model_calls = llm_tokens(call_id)
+    prompt, completion, model_calls = llm_tokens(stack.registry, call_id)
     return {
         "purpose": purpose,
         "outcome": row.outcome if row else None,
         "seconds": int(sim.duration or 0),
-        "turns": sum(1 for _, kind, _ in used.invocations if kind == "/twilio/turn"),
+        "turns": sum(1 for _, kind, _ in used.invocations if kind == TURN_ROUTE),
         "gathers": len(gathers),
         "speech_units": speech_units,
         "amd": 1 if sim.machine_detection else 0,
@@ -329,7 +333,7 @@ def memory_gb(template: Any) -> dict[str, float]:
 def aws_cost(call: dict[str, Any], gb: dict[str, float], turns_only: bool = False) -> dict[str, float]:
     """USD by AWS service for the whole call, or for its /twilio/turn invocations only."""
     m: Meter = call["meter"]
-    invocations = [i for i in m.invocations if not turns_only or i[1] == "/twilio/turn"]
+    invocations = [i for i in m.invocations if not turns_only or i[1] == TURN_ROUTE]
     gb_s = sum(gb[lid] * math.ceil(seconds * 1000) / 1000 for lid, _, seconds in invocations)
     if turns_only:
         n = len(invocations)

@@ -30,7 +30,10 @@ for _key, _value in {
 os.environ.pop("OPENAI_API_KEY", None)  # the playbook brain: the LLM is not what we measure
 
 WEBHOOK_DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
-PUBLIC_BASE_URL = f"https://{WEBHOOK_DOMAIN}/prod"
+STAGE = "prod"  # the template's Stage parameter (its default): the API answers only under it
+# the voice webhook's routes (template.yaml): the call's state is in the path
+ANSWER_ROUTE = "/twilio/answer/{call_id}"
+TURN_ROUTE = "/twilio/turn/{call_id}/{turn}"
 
 
 def median(values: list[float]) -> float:
@@ -97,6 +100,18 @@ class InProcessAws:
     secrets: dict[str, Any]
     template: Any
 
+    def as_function(self, logical_id: str) -> contextlib.AbstractContextManager[None]:
+        """Run the body as the function ``logical_id`` runs: with its own environment only."""
+        return as_function(self.registry, logical_id)
+
+
+def as_function(registry: Any, logical_id: str) -> contextlib.AbstractContextManager[None]:
+    """The environment the function's handler sees (template + runtime + local swaps), for this
+    thread: domain code called by a bench reads the settings that function has on AWS."""
+    from local import environ
+
+    return environ.function_environment(registry.function_env(logical_id))
+
 
 @contextlib.contextmanager
 def in_process_aws() -> Iterator[InProcessAws]:
@@ -114,12 +129,10 @@ def in_process_aws() -> Iterator[InProcessAws]:
         template = LocalTemplate()
         secrets = local_secrets()
         apply_environment({"SECRETS_ARN": ""})
-        overrides = create_resources(template, secrets)
-        template.overrides.update(overrides)
-        env = template.function_environment()
-        env.update({"PUBLIC_BASE_URL": "", "TWILIO_AUTH_TOKEN": secrets["twilio_auth_token"]})
-        env["SECRETS_ARN"] = overrides["AutocallSecrets"]
-        apply_environment(env)
+        template.overrides.update(create_resources(template, secrets))
+        # the bench process shares what every function has (Globals); each function runs with
+        # only its own environment (FunctionRegistry.function_env, ``as_function``), as on AWS
+        apply_environment(template.globals_environment())
         registry = FunctionRegistry(template)
         route_moto_lambda(registry)
         try:
@@ -130,38 +143,45 @@ def in_process_aws() -> Iterator[InProcessAws]:
             os.environ.update(saved)
 
 
-def webhook_event(path: str, query: dict[str, str], form: dict[str, str], auth_token: str) -> dict[str, Any]:
-    """A Twilio webhook as API Gateway (REST, proxy) hands it to Lambda, signed as Twilio signs."""
+def webhook_event(
+    route: str, params: dict[str, str], form: dict[str, str], auth_token: str
+) -> dict[str, Any]:
+    """A Twilio webhook as API Gateway (REST, proxy) hands it to Lambda, signed as Twilio signs:
+    ``route`` is the template's resource path (``/twilio/turn/{call_id}/{turn}``), ``params`` its
+    path parameters; ``path`` lacks the stage, ``requestContext.path`` has it, and the signed URL is
+    ``https://{domainName}{requestContext.path}``."""
     from autocall.twilio_signature import compute
 
-    url = f"{PUBLIC_BASE_URL}{path}?{urlencode(query)}"
+    path = route.format(**params)
+    staged = f"/{STAGE}{path}"
     body = urlencode(form)
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
         "Host": WEBHOOK_DOMAIN,
         "X-Forwarded-Proto": "https",
-        "X-Twilio-Signature": compute(auth_token, url, form),
+        "X-Forwarded-Port": "443",
+        "X-Twilio-Signature": compute(auth_token, f"https://{WEBHOOK_DOMAIN}{staged}", form),
         "User-Agent": "TwilioProxy/1.1",
     }
     return {
-        "resource": path,
+        "resource": route,
         "path": path,
         "httpMethod": "POST",
         "headers": headers,
         "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
-        "pathParameters": None,
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": dict(params),
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": path,
+            "resourcePath": route,
             "httpMethod": "POST",
-            "path": f"/prod{path}",
-            "stage": "prod",
+            "path": staged,
+            "stage": STAGE,
             "domainName": WEBHOOK_DOMAIN,
             "requestId": "bench",
             "accountId": "123456789012",
-            "apiId": "abc123",
+            "apiId": WEBHOOK_DOMAIN.split(".")[0],
             "identity": {"sourceIp": "54.172.60.1"},
         },
         "body": body,
@@ -181,10 +201,19 @@ WEDNESDAY_NOON_EASTERN = "2026-11-25T17:00:00+00:00"  # inside every US calling 
 
 
 @contextlib.contextmanager
-def local_stack(workers: int = 64, serialize_api: bool = True, **env: str) -> Iterator[Any]:
+def local_stack(
+    workers: int = 64,
+    serialize_api: bool = True,
+    parameters: dict[str, str] | None = None,
+    **env: str,
+) -> Iterator[Any]:
     """The embedded local stack on free ports, pacing out of the way, the clock at a weekday noon
     (Eastern) moving at wall speed, the carrier with ``workers`` call threads, API events one at a
-    time unless told otherwise (see ``one_request_at_a_time``)."""
+    time unless told otherwise (see ``one_request_at_a_time``).
+
+    ``parameters`` are template parameters (as ``sam deploy --parameter-overrides``); ``env`` gives
+    values to variables the functions already have in template.yaml (each function sees only its
+    own; see ``checked_overrides``)."""
     from datetime import datetime
 
     from autocall.clock import CLOCK
@@ -198,8 +227,14 @@ def local_stack(workers: int = 64, serialize_api: bool = True, **env: str) -> It
 
     original = local.carrier.CarrierSimulator
     local.carrier.CarrierSimulator = Carrier  # type: ignore[misc]
-    settings = {"CALLS_PER_SECOND": "10000", "MAX_CONCURRENT_CALLS": "100000", **env}
-    stack = LocalStack(port=free_port(), carrier_port=free_port(), moto_port=free_port(), extra_env=settings)
+    pacing_out_of_the_way = {"CallsPerSecond": "10000", "MaxConcurrentCalls": "100000"}
+    stack = LocalStack(
+        port=free_port(),
+        carrier_port=free_port(),
+        moto_port=free_port(),
+        parameters={**pacing_out_of_the_way, **(parameters or {})},
+        env_overrides=checked_overrides(env),
+    )
     try:
         with quiet():
             stack.start()
@@ -213,6 +248,19 @@ def local_stack(workers: int = 64, serialize_api: bool = True, **env: str) -> It
         with quiet():
             stack.stop()
         CLOCK.reset()
+
+
+def checked_overrides(env: dict[str, str]) -> dict[str, str]:
+    """``env`` as the local stack's ``env_overrides``, refused when a variable is one no function
+    has in template.yaml: the stack would drop it silently and the bench measure something else."""
+    from local.template import LocalTemplate
+
+    template = LocalTemplate()
+    known = {name for lid in template.functions() for name in template.function_environment(lid)}
+    unknown = sorted(set(env) - known)
+    if unknown:
+        raise ValueError(f"no function has {', '.join(unknown)} in template.yaml (use a template parameter?)")
+    return dict(env)
 
 
 def one_request_at_a_time(registry: Any) -> None:
@@ -268,11 +316,14 @@ def phone_number(index: int) -> str:
 
 
 @contextlib.contextmanager
-def moto_server() -> Iterator[dict[str, str]]:
-    """moto's server on a free port with the template's resources; yields the environment a
-    handler process needs to use it (the voice webhook's, as the template sets it)."""
+def moto_server(logical_id: str = "VoiceWebhookFunction") -> Iterator[dict[str, str]]:
+    """moto's server on a free port with the template's resources; yields the whole environment a
+    process running the function's handler needs to use it: the function's own, as the local stack
+    gives it (template.yaml's variables for that function, the runtime's, the endpoints; the Twilio
+    auth token is lent as a secret's fallback, as the local stack lends it)."""
     from moto.server import ThreadedMotoServer
 
+    from local.lambdas import FunctionRegistry
     from local.resources import configure_moto, create_resources
     from local.stack import apply_environment, free_port, local_secrets
     from local.template import LocalTemplate
@@ -290,8 +341,8 @@ def moto_server() -> Iterator[dict[str, str]]:
         template = LocalTemplate()
         secrets = local_secrets()
         template.overrides.update(create_resources(template, secrets))
-        env = {**base, **template.function_environment("VoiceWebhookFunction")}
-        env.update({"PUBLIC_BASE_URL": "", "TWILIO_AUTH_TOKEN": secrets["twilio_auth_token"]})
+        env = FunctionRegistry(template).function_env(logical_id)
+        env["TWILIO_AUTH_TOKEN"] = secrets["twilio_auth_token"]
         yield env
     finally:
         os.environ.clear()

@@ -4,11 +4,13 @@ between turns.
     .venv/bin/python bench/memory.py [--turns 100]
 
 Each handler runs alone in a fresh child process, so its RSS is its own: DynamoDB is moto's server
-in this (parent) process, with the template's resources. The child takes calls through their turns
-as bench/turn.py does and reads its resident set after turn 10 and after the last turn, and its
-peak (VmRSS, VmHWM). Then it runs the same number of turns again under tracemalloc: the Python heap
-after turn 10 of that pass vs after its last turn (growth per turn must be ~0: bounded caches only,
-e.g. the conversation's per-call callee cache of at most 1,024 contacts)."""
+in this (parent) process, with the template's resources; the child's environment is the voice
+webhook's own (template.yaml's variables for it, as the local stack gives them), nothing else.
+The child takes calls through their turns as bench/turn.py does and reads its resident set after
+turn 10 and after the last turn, and its peak (VmRSS, VmHWM). Then it runs the same number of
+turns again under tracemalloc: the Python heap after turn 10 of that pass vs after its last turn
+(growth per turn must be ~0: bounded caches only, e.g. the conversation's per-call callee cache of
+at most 1,024 contacts)."""
 
 from __future__ import annotations
 
@@ -41,9 +43,9 @@ def child(handler_name: str, turns: int) -> dict[str, Any]:
     with quiet():
         if handler_name == "bare":
             from bare_twiml import lambda_handler as handler
-            from harness import lambda_context, webhook_event
+            from harness import TURN_ROUTE, lambda_context, webhook_event
 
-            event = webhook_event("/twilio/turn", {"call_id": "c1", "turn": "1"}, {"SpeechResult": "hi"}, "t")
+            event = webhook_event(TURN_ROUTE, {"call_id": "c1", "turn": "1"}, {"SpeechResult": "hi"}, "t")
             context = lambda_context("bare")
 
             def one_turn() -> None:
@@ -91,8 +93,7 @@ def measure(turns: int) -> dict[str, dict[str, Any]]:
     from harness import moto_server
 
     results = {}
-    with moto_server() as env:
-        env = {**os.environ, **env}
+    with moto_server() as env:  # the voice webhook's own environment, nothing else of this process
         for name in HANDLERS:
             run = subprocess.run(
                 [sys.executable, __file__, "--child", name, "--turns", str(turns)],

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import (
+    ANSWER_ROUTE,
+    TURN_ROUTE,
     Stopwatch,
     in_process_aws,
     lambda_context,
@@ -90,12 +92,12 @@ class Conversations:
                 attempts=1, twilio_sid=self.sid, turns=[], memory={}, attempt_history=[],
             )
         )  # fmt: skip
-        answered = self._post("/twilio/answer", {"call_id": self.call_id}, {"CallStatus": "in-progress"})
+        answered = self._post(ANSWER_ROUTE, {"call_id": self.call_id}, {"CallStatus": "in-progress"})
         assert "<Gather" in answered, answered
         self.turn = 1
 
-    def _post(self, path: str, query: dict[str, str], form: dict[str, str]) -> str:
-        event = webhook_event(path, query, {"CallSid": self.sid, "AccountSid": "AC" + "0" * 32, **form},
+    def _post(self, route: str, params: dict[str, str], form: dict[str, str]) -> str:
+        event = webhook_event(route, params, {"CallSid": self.sid, "AccountSid": "AC" + "0" * 32, **form},
                               self.auth_token)  # fmt: skip
         result = self.handler(event, self.context)
         assert result["statusCode"] == 200, result
@@ -105,8 +107,8 @@ class Conversations:
         line = self.lines[(self.turn - 1) % len(self.lines)].replace("{name}", "John")
         form = {"CallSid": self.sid, "AccountSid": "AC" + "0" * 32, "SpeechResult": line,
                 "Confidence": "0.92", "CallStatus": "in-progress"}  # fmt: skip
-        query = {"call_id": self.call_id, "turn": str(self.turn)}
-        return webhook_event("/twilio/turn", query, form, self.auth_token)
+        params = {"call_id": self.call_id, "turn": str(self.turn)}
+        return webhook_event(TURN_ROUTE, params, form, self.auth_token)
 
     def after(self, body: str) -> None:
         """The agent hung up (or the persona ran out of lines): the next call starts."""
@@ -125,7 +127,8 @@ def _timed(watch: Stopwatch, handler: Any, event: Any, context: Any) -> tuple[fl
 
 
 def measure(turns: int, warmup: int = 20) -> TurnTimes:
-    with in_process_aws() as aws, quiet():
+    # the calls' setup and the three handlers run as the voice webhook: its environment only
+    with in_process_aws() as aws, aws.as_function("VoiceWebhookFunction"), quiet():
         from bare_twiml import lambda_handler as bare
         from bare_twiml import stateful_handler as floor
 
