@@ -438,24 +438,21 @@ def pick_transcript(calls: list[CallEntry]) -> CallEntry | None:
 
 
 def brain_name(stack: LocalStack) -> str:
-    from autocall.config import get_settings
-
     if stack.secrets.get("openai_api_key"):
-        return f"LLM ({get_settings().openai_model}, OpenAI)"
+        return f"LLM ({stack.registry.settings('VoiceWebhookFunction').openai_model}, OpenAI)"
     return "playbook (offline)"
 
 
 def run_demo(stack: LocalStack, options: DemoOptions, console: Console) -> DemoResult:
     """The demo on a running stack: ask for the calls, wait for them, judge them, report."""
     from autocall.clock import CLOCK
-    from autocall.config import get_settings
 
     from local.report import ReportMeta, render_report
 
     book = SMALL_BOOK if options.small else BOOK
     check_book(book)
     api = DemoApi(stack.url, stack.api_token)
-    post_call = bool(get_settings().post_call_state_machine_arn)
+    post_call = bool(stack.registry.settings("VoiceWebhookFunction").post_call_state_machine_arn)
     errors_before = len(stack.registry.async_errors), len(stack.pump.errors)
     CLOCK.freeze(options.start)  # still while the calls are asked for; fast from the first wait on
     for contact in book:

@@ -181,9 +181,11 @@ class FunctionRegistry:
         self.async_errors: list[str] = []
         self._in_flight = 0  # invocations running or queued (the pump's skip-idle mode reads it)
         self._environments: dict[str, dict[str, str]] = {}
+        self._generation = 0
         for lid in template.functions():
             self._names[template.function_name(lid)] = lid
         _NAMES.update(self._names)
+        self.refresh_environments()  # settings parsed under another registry's environments go
         isolate_powertools_state()
         environ.install()
 
@@ -203,7 +205,9 @@ class FunctionRegistry:
             own = self._environments[logical_id] = {
                 **self.template.function_environment(logical_id),
                 "AWS_LAMBDA_FUNCTION_NAME": self.template.function_name(logical_id),
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                # a configuration change starts new execution environments on AWS: here a new
+                # version number, so settings parsed under the old environment are not reused
+                "AWS_LAMBDA_FUNCTION_VERSION": str(self._generation),
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.template.memory_size(logical_id)),
             }
         process = environ.process_environment()
@@ -225,6 +229,7 @@ class FunctionRegistry:
         """Re-read the template's variables (a parameter changed); an invocation under way keeps
         the environment it started with."""
         self._environments.clear()
+        self._generation += 1
         from autocall.config import reset_settings
 
         reset_settings()

@@ -13,6 +13,11 @@ from typing import Any
 from local.template import ACCOUNT_ID, REGION, LocalTemplate
 
 LOCAL_API_TOKEN_DEFAULT = "local-dev-token"
+# Values the local stack gives template variables where moto is not DynamoDB: on a shared 2-core
+# machine under hundreds of concurrent requests moto answers in seconds, not milliseconds, and a
+# request timed out there would be retried although it had been applied (a conditional write then
+# fails against itself).
+LOCAL_ENV_OVERRIDES = {"DYNAMODB_CONNECT_TIMEOUT_S": "5", "DYNAMODB_READ_TIMEOUT_S": "30"}
 
 
 def free_port() -> int:
@@ -87,6 +92,7 @@ class LocalStack:
     # --parameter-overrides` would
     parameters: dict[str, str] = field(default_factory=dict)
     # values given to a variable in every function that has it (see FunctionRegistry.env_overrides)
+    # (on top of LOCAL_ENV_OVERRIDES)
     env_overrides: dict[str, str] = field(default_factory=dict)
     # execution environments per function: concurrent invocations of one function run in distinct
     # copies of its handler module, up to this many (AUTOCALL_LAMBDA_INSTANCES; see local/lambdas.py)
@@ -131,9 +137,10 @@ class LocalStack:
         self.carrier.start()
         # the process (tests, pump, carrier) shares what every function has; each function sees
         # only its own environment (FunctionRegistry.function_env), as on AWS
-        apply_environment(
-            {**self.template.globals_environment(), "TWILIO_API_BASE_URL": self.carrier.base_url}
-        )
+        self.env_overrides = {**LOCAL_ENV_OVERRIDES, **self.env_overrides}
+        shared = self.template.globals_environment()
+        shared.update({k: v for k, v in self.env_overrides.items() if k in shared})
+        apply_environment({**shared, "TWILIO_API_BASE_URL": self.carrier.base_url})
         self.registry = FunctionRegistry(
             self.template, instances=self.instances, env_overrides=self.env_overrides
         )

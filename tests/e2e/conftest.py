@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 from autocall.clock import CLOCK
+from twilio.request_validator import RequestValidator
 
 from local.stack import LocalStack, free_port
 
@@ -48,6 +49,15 @@ class Client:
         assert response.status_code == 201, response.text
         return dict(response.json())
 
+    def twilio(self, path: str, params: dict[str, str], signature: str | None = None) -> requests.Response:
+        """A webhook as Twilio sends it: to the API's public URL (stage included; its host resolves
+        to the gateway here), signed over that URL unless ``signature`` is given."""
+        url = self.stack.public_url + path
+        token = self.stack.secrets["twilio_auth_token"]
+        sig = signature or RequestValidator(token).compute_signature(url, params)
+        headers = {"X-Twilio-Signature": sig, "Host": self.stack.template.api_domain}
+        return requests.post(self.stack.url + path, data=params, headers=headers, timeout=10)
+
     def wait_for(self, predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -65,7 +75,7 @@ def stack() -> Iterator[LocalStack]:
         port=free_port(),
         carrier_port=free_port(),
         moto_port=free_port(),
-        extra_env={"CALLS_PER_SECOND": "20"},  # pacing has its own tests; here calls follow each other
+        parameters={"CallsPerSecond": "20"},  # pacing has its own tests; here calls follow each other
     ).start()
     yield local
     local.stop()

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 from autocall.models.enums import CallPurpose
-from twilio.request_validator import RequestValidator
 
 from local.personas import EXPECTED_OUTCOMES, PERSONAS, expected_outcome
 from tests.e2e.conftest import rest_clock, run_clock_from
@@ -122,10 +121,7 @@ def test_call_due_outside_the_window_moves_to_the_opening_in_the_callee_zone(api
 
 
 def _webhook(api, call, path: str, params: dict, signature: str | None = None) -> requests.Response:
-    url = f"{api.stack.url}{path}"
-    token = api.stack.secrets["twilio_auth_token"]
-    sig = signature or RequestValidator(token).compute_signature(url, params)
-    return requests.post(url, data=params, headers={"X-Twilio-Signature": sig}, timeout=10)
+    return api.twilio(path, params, signature)
 
 
 def test_duplicated_turn_and_forged_signature_change_nothing(api):

@@ -32,7 +32,7 @@ def test_seed_trigger_answers_202_and_the_call_shows_its_schedule(api):
     call = api.get(f"/calls/{response.json()['call_id']}").json()
     assert call["status"] == "scheduled"
     assert call["schedule"]["expression"].startswith("at(")
-    assert call["schedule"]["target"].endswith(":function:autocall-dialer")
+    assert call["schedule"]["target"].endswith(":function:autocall-dialer:live")  # the alias (SnapStart)
     status = api.get(f"/calls/api/calls/autonomous_call_status/?contact_id={contact['contact_id']}").json()
     assert status["contact"] == {
         "contact_id": contact["contact_id"],

@@ -62,10 +62,10 @@ def test_scheduled_trigger_writes_call_and_one_time_schedule(aws, contact):
     assert body["status"] == "scheduled"
     assert body["scheduled_time"] == "2026-11-27T16:00:00Z"
     [schedule] = schedules()
-    assert schedule["Name"] == f"call-{body['call_id']}"
+    assert schedule["Name"] == f"call-{body['call_id']}-{int(due.timestamp() * 1000)}"  # one name per arming
     assert schedule["ScheduleExpression"] == "at(2026-11-27T16:00:00)"
     assert schedule["ActionAfterCompletion"] == "DELETE"
-    assert schedule["Target"]["Arn"].endswith(":function:autocall-dialer")
+    assert schedule["Target"]["Arn"].endswith(":function:autocall-dialer:live")  # the alias (SnapStart)
     assert json.loads(schedule["Target"]["Input"]) == {"call_id": body["call_id"]}
     status, call = aws.api("GET", f"/calls/{body['call_id']}")
     assert status == 200

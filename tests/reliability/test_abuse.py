@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from autocall.adapters.tables import ContactRow, CrmRecordRow
 from autocall.domain.forms import sign
+from twilio.request_validator import RequestValidator
 
 from local.openai_fake import FakeOpenAI
 from tests.reliability.support import (
@@ -41,7 +42,7 @@ def refused(
     COUNTS[kind.rsplit(":", 1)[0]] += 1
 
 
-SIGNATURES = "forged, missing or misdirected Twilio signatures, 9 kinds on 4 webhooks: 403, 0 writes"
+SIGNATURES = "forged, missing or misdirected Twilio signatures, 10 kinds on 4 webhooks: 403, 0 writes"
 HMACS = "forged, stale or missing form signatures, 9 kinds: 401, 0 writes"
 TOKENS = "requests with a missing or wrong API token, 6 kinds on every authorized route: 0 writes"
 
@@ -61,7 +62,8 @@ def forgeries(twilio: Twilio, path: str, params: dict[str, str], other: str) -> 
     good = twilio.sign(path, params)
     wrong_token = Twilio(twilio.gateway, "not-the-auth-token", twilio.base_url, twilio.secrets)
     plain_http = Twilio(twilio.gateway, twilio.auth_token, "http://api.example.test", twilio.secrets)
-    other_path = path.replace(path.split("call_id=")[1].split("&")[0], other)
+    other_path = path.replace(path.split("/")[3], other)  # /twilio/<kind>/<call_id>[/<turn>]
+    no_stage = str(RequestValidator(twilio.auth_token).compute_signature(twilio.base_url + path, params))
     return {
         "missing": (None, params, path),
         "empty": ("", params, path),
@@ -72,6 +74,7 @@ def forgeries(twilio: Twilio, path: str, params: dict[str, str], other: str) -> 
         "extra_param": (good, {**params, "AnsweredBy": "human"}, path),
         "other_call_url": (good, params, other_path),  # a valid signature replayed against another call
         "http_instead_of_https": (plain_http.sign(path, params), params, path),
+        "url_without_the_stage": (no_stage, params, path),  # what a relative URL would resolve to
     }
 
 
@@ -184,7 +187,7 @@ def test_every_authorized_route_refuses_a_missing_or_wrong_token(twilio: Twilio)
 
 
 def _raw(twilio: Twilio, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, str]:
-    status, _, answer = twilio.gateway.handle(method, path, headers, body)
+    status, _, answer = twilio.gateway.handle(method, f"/{twilio.gateway.stage}{path}", headers, body)
     return status, answer.decode()
 
 

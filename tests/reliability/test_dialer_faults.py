@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from autocall.adapters.tables import CallRow
+from autocall.adapters.tables import MAX_RETRIES, CallRow
 from autocall.clock import CLOCK
 from autocall.domain import dialer
 from pynamodb.exceptions import UpdateError
@@ -80,7 +80,7 @@ def test_throttled_sid_save_is_retried_a_bounded_number_of_times_then_reconciled
         with pytest.raises(UpdateError) as raised:
             line.dial(call_id)
         assert raised.value.cause_response_code == "ProvisionedThroughputExceededException"
-        assert throttle.refused == 4  # pynamodb's botocore config: 1 try + 3 retries, then give up
+        assert throttle.refused == 1 + MAX_RETRIES  # 1 try + the tables' retries (inside the turn budget)
         throttle.remaining = 0
     monkeypatch.setattr(Telephony, "create_call", create)
     retry = line.dial(call_id)
@@ -95,7 +95,7 @@ def test_throttled_mark_dialing_fails_before_twilio_and_the_retry_dials_once(lin
     call_id, phone = ready(line)
     with throttled(CallRow, "UpdateItem") as throttle, pytest.raises(UpdateError):
         line.dial(call_id)
-    assert throttle.refused == 4 and line.carrier.calls(to=phone) == []
+    assert throttle.refused == 1 + MAX_RETRIES and line.carrier.calls(to=phone) == []
     assert row(call_id).status == "scheduled"
     assert line.dial(call_id)["action"] == "dialed"
     assert line.wait_terminal(call_id).status == "completed"

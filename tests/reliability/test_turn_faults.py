@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from autocall.adapters.tables import CallRow
+from autocall.adapters.tables import MAX_RETRIES, CallRow
 
 from local.openai_fake import FakeOpenAI
 from tests.reliability.support import (
@@ -120,7 +120,7 @@ def test_throttled_dynamodb_on_a_turn_still_answers_in_budget_and_is_alarmed(
     with throttled(CallRow, "UpdateItem") as throttle:
         elapsed, twiml = timed_turn(twilio, call_id, 1, "Yes, this is Dana. What's this about?")
     assert elapsed < TWILIO_BUDGET_S, f"{elapsed:.1f} s of silence"
-    assert throttle.refused == 4  # botocore's real backoff, bounded by pynamodb's retry setting
+    assert throttle.refused == 1 + MAX_RETRIES  # botocore's real backoff, bounded by the tables' retries
     assert spoken(twiml) and next_turn(twiml) == 1  # the same turn is asked again
     assert "TurnFailures" in emf()
     assert len(row(call_id).turns) == 1  # nothing half-written

@@ -71,6 +71,9 @@ class Settings:
     # a custom domain's base path mapping in front of the API (e.g. "voice"); empty on the
     # execute-api host. Routes are matched with it stripped; webhook URLs keep it.
     api_base_path: str = field(default_factory=lambda: _env("API_BASE_PATH", ""))
+    # DynamoDB requests inside a voice turn's budget (see adapters/tables.py)
+    dynamodb_connect_timeout_s: int = field(default_factory=lambda: _int("DYNAMODB_CONNECT_TIMEOUT_S", 1))
+    dynamodb_read_timeout_s: int = field(default_factory=lambda: _int("DYNAMODB_READ_TIMEOUT_S", 2))
     # Twilio
     twilio_account_sid: str = field(default_factory=lambda: _env("TWILIO_ACCOUNT_SID"))
     twilio_api_base_url: str = field(default_factory=lambda: _env("TWILIO_API_BASE_URL", ""))  # local sim
@@ -113,16 +116,18 @@ def env_var(name: str) -> str:
     raise AttributeError(f"Settings has no field {name!r}")
 
 
-_SETTINGS: dict[str, Settings] = {}
+_SETTINGS: dict[tuple[str, str], Settings] = {}
 
 
 def get_settings() -> Settings:
-    """The settings of the function this code runs in, parsed once per function.
+    """The settings of the function this code runs in, parsed once per function version.
 
-    Keyed by ``AWS_LAMBDA_FUNCTION_NAME`` (set by Lambda, constant for an execution environment), so
-    on AWS this is one parse per container; the local stack runs several functions in one process,
-    each thread with only its own function's environment, and each gets its own settings."""
-    key = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+    Keyed by ``AWS_LAMBDA_FUNCTION_NAME`` and ``AWS_LAMBDA_FUNCTION_VERSION`` (set by Lambda,
+    constant for an execution environment; a configuration change starts new environments), so on
+    AWS this is one parse per container. The local stack runs several functions in one process, each
+    thread with only its own function's environment, and each gets its own settings."""
+    environ = os.environ
+    key = (environ.get("AWS_LAMBDA_FUNCTION_NAME", ""), environ.get("AWS_LAMBDA_FUNCTION_VERSION", ""))
     settings = _SETTINGS.get(key)
     if settings is None:
         settings = _SETTINGS[key] = Settings()

@@ -24,9 +24,10 @@ from pynamodb.models import Model
 # Every request inside a voice turn's budget: the voice function has 12 s and Twilio waits 15 s for
 # the whole webhook, which reads and writes the call (pynamodb's defaults, 15 s to connect and 30 s
 # to read, would outlast both). A DynamoDB request takes milliseconds; one that hangs is retried
-# (with backoff) rather than waited for: at most (1 + retries) x (connect + read) = 9 s.
-CONNECT_TIMEOUT_S = 1
-READ_TIMEOUT_S = 2
+# (with backoff) rather than waited for: at most (1 + retries) x (connect + read) = 9 s with the
+# template's values (Globals: DYNAMODB_CONNECT_TIMEOUT_S, DYNAMODB_READ_TIMEOUT_S).
+CONNECT_TIMEOUT_S = get_settings().dynamodb_connect_timeout_s
+READ_TIMEOUT_S = get_settings().dynamodb_read_timeout_s
 MAX_RETRIES = 2
 
 
@@ -243,6 +244,8 @@ def bind_tables() -> None:
     settings = get_settings()
     for logical_id, model in ALL_TABLES.items():
         model.Meta.table_name = getattr(settings, _SETTING_FOR[logical_id])
+        model.Meta.connect_timeout_seconds = settings.dynamodb_connect_timeout_s
+        model.Meta.read_timeout_seconds = settings.dynamodb_read_timeout_s
         model._connection = None
 
 

@@ -78,8 +78,8 @@ def build_context(call: CallRow, contact: ContactRow) -> CallContext:
         company=contact.company,
         time_zone=callee_time_zone(contact),
         now=now(),
-        agent_name=settings.agent_name,
-        business_name=settings.business_name,
+        agent_name=settings.required("agent_name"),  # never "calling from ." on a missing setting
+        business_name=settings.required("business_name"),
         context=dict(call.context or {}),
         previous_interactions=list(contact.ai_interaction_history or [])[-5:],
         transcript=transcript,

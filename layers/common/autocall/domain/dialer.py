@@ -154,7 +154,7 @@ def _on_another_call(call: CallRow, contact: ContactRow) -> bool:
 
 
 def _urls(call_id: str) -> dict[str, str]:
-    base = get_settings().public_base_url  # no request here: the template gives the public URL
+    base = get_settings().required("public_base_url")  # no request here: the template gives it
     return {
         "answer_url": twiml.webhook_url(base, "/twilio/answer", call_id),
         "status_callback_url": twiml.webhook_url(base, "/twilio/status", call_id),
@@ -173,7 +173,7 @@ def _place(call: CallRow, contact: ContactRow) -> DialResult:
 
     try:
         sid = _telephony().create_call(
-            to=contact.phone, from_=get_settings().caller_id, **_urls(call.call_id)
+            to=contact.phone, from_=get_settings().required("caller_id"), **_urls(call.call_id)
         )
     except (InvalidNumber, CallerIdNotVerified) as exc:
         count("TwilioErrors")  # the guard rejection is counted once, by _end, as twilio_rejected
