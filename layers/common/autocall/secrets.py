@@ -24,22 +24,25 @@ _ENV_FALLBACK = {
 }
 _MAX_AGE_S = 300.0
 _lock = threading.Lock()
-_cache: tuple[float, dict[str, Any]] | None = None
+# per function (one entry on Lambda; the local stack runs every function in one process, and each
+# reads the secret with its own permissions, as on AWS)
+_cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
 
 def _load() -> dict[str, Any]:
-    global _cache
     arn = os.environ.get("SECRETS_ARN", "")
     if not arn:
         return {key: os.environ.get(env, "") for key, env in _ENV_FALLBACK.items()}
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
     with _lock:
-        if _cache is not None and time.monotonic() - _cache[0] < _MAX_AGE_S:
-            return _cache[1]
+        cached = _cache.get(function)
+        if cached is not None and time.monotonic() - cached[0] < _MAX_AGE_S:
+            return cached[1]
         import boto3
 
         raw = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
         values = json.loads(raw)
-        _cache = (time.monotonic(), values)
+        _cache[function] = (time.monotonic(), values)
         return values
 
 
@@ -61,6 +64,5 @@ def form_secret(form_id: str) -> str | None:
 
 
 def reset_secrets() -> None:
-    global _cache
     with _lock:
-        _cache = None
+        _cache.clear()

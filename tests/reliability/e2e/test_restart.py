@@ -37,7 +37,7 @@ def crash(stack: LocalStack, on_the_line: int) -> None:
     died = (502, {"Content-Type": "application/json"}, b'{"error": "internal_error", "message": "crashed"}')
 
     def dying(method: str, path: str, *args: Any) -> tuple[int, dict[str, str], bytes]:
-        if not path.startswith("/twilio/"):
+        if not path.startswith(f"/{stack.template.stage}/twilio/"):
             return handle(method, path, *args)
         inside.release()
         crashed.wait(30)
@@ -54,7 +54,7 @@ def crash(stack: LocalStack, on_the_line: int) -> None:
 
 def restart(stack: LocalStack) -> None:
     """Everything comes back cold over the same moto server, on the same port."""
-    stack.registry = FunctionRegistry(stack.template)  # handlers imported afresh
+    stack.registry = FunctionRegistry(stack.template, env_overrides=stack.env_overrides)  # imported afresh
     route_moto_lambda(stack.registry)
     stack.gateway = Gateway(stack.template, stack.registry, port=stack.port)
     stack.gateway.start()
