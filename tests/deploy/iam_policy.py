@@ -116,31 +116,11 @@ class PolicyResolver(LocalTemplate):
             return self.get_att(name, "Arn").rsplit(":", 1)[-1]
         return super().get_att(name, attribute)
 
-    def condition(self, name: str) -> bool:
-        return bool(self._evaluate(self.template.get("Conditions", {})[name]))
-
-    def _evaluate(self, expression: Any) -> Any:
-        if isinstance(expression, dict) and len(expression) == 1:
-            ((key, arg),) = expression.items()
-            if key == "Condition":
-                return self.condition(arg)
-            if key == "Fn::Equals":
-                return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
-            if key == "Fn::Not":
-                return not self._evaluate(arg[0])
-            if key == "Fn::And":
-                return all(self._evaluate(a) for a in arg)
-            if key == "Fn::Or":
-                return any(self._evaluate(a) for a in arg)
-        return self.resolve(expression)
-
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
             ((key, arg),) = value.items()
             if key == "Ref" and arg == "AWS::NoValue":
                 return _NO_VALUE
-            if key == "Fn::If":
-                return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
         resolved = super().resolve(value)
         if isinstance(resolved, list):
             return [v for v in resolved if v is not _NO_VALUE]
