@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from autocall.adapters.campaigns import continue_fanout_async, continue_sweep_async
 from autocall.config import get_settings
-from autocall.domain import calls, campaigns, contacts, forms
+from autocall.domain import calls, campaigns, consent, contacts, forms
 from autocall.domain.idempotency import run_once
 from autocall.errors import AutocallError
 from autocall.http import error_response, json_response, undecodable_body, validation_error_response
@@ -16,6 +16,7 @@ from autocall.models.api import (
     BulkCallsRequest,
     CampaignCreateRequest,
     CampaignTriggerRequest,
+    ConsentRequest,
     ContactCreateRequest,
     ContactUpdateRequest,
     TriggerCallRequest,
@@ -41,7 +42,8 @@ def _invalid_request(exc: RequestValidationError) -> Response[Any]:
 
 
 def _idempotent(scope: str, key: str | None, payload: Any, action: Any) -> Response[Any]:
-    status, body = run_once(scope, key, payload, action)
+    """Once per Idempotency-Key; the key's in-progress claim ends with this invocation."""
+    status, body = run_once(scope, key, payload, action, app.lambda_context)
     return json_response(status, body)
 
 
@@ -70,7 +72,11 @@ def trigger_autonomous_call(
     def act() -> tuple[int, dict[str, Any]]:
         row = calls.place_request(
             calls.prepare_call(
-                request.contact_id, request.call_purpose, request.context, request.scheduled_time
+                request.contact_id,
+                request.call_purpose,
+                request.context,
+                request.scheduled_time,
+                idempotency_key=idempotency_key,  # the call's id: a retry of a cut-off request finds it
             )
         )
         return 202, calls.call_view(row, full=False)
@@ -155,6 +161,28 @@ def update_contact(
     return json_response(200, contacts.contact_view(row))
 
 
+@app.get("/contacts/<contact_id>/consent")
+def get_consent(contact_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
+    return json_response(200, consent.consent_view(contacts.get_contact(contact_id)))
+
+
+@app.post("/contacts/<contact_id>/consent")
+def record_consent(
+    contact_id: Annotated[str, Path(max_length=128)],
+    request: ConsentRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[Any]:
+    """A consent recorded through the authenticated API: the one way to lift an opt-out."""
+
+    def act() -> tuple[int, dict[str, Any]]:
+        contact = contacts.get_contact(contact_id)
+        row, entry = consent.re_consent(contact, request.consent_text, request.source)
+        return 201, {**consent.consent_view(row), "recorded": consent.record_view(entry)}
+
+    payload = {"contact_id": contact_id, **request.model_dump(mode="json")}
+    return _idempotent("consent", idempotency_key, payload, act)
+
+
 # --- campaigns --------------------------------------------------------------------------------
 
 
@@ -223,11 +251,18 @@ def cancel_campaign(
 @app.post("/forms/<form_id>")
 def submit_form(form_id: Annotated[str, Path(max_length=64)]) -> Response[Any]:
     event = app.current_event
+    identity = event.request_context.identity
+    user_agent = event.headers.get("User-Agent") or event.headers.get("user-agent") or identity.user_agent
     status, body = forms.submit_form(
         form_id,
         event.headers.get("X-Autocall-Timestamp") or event.headers.get("x-autocall-timestamp"),
         event.headers.get("X-Autocall-Signature") or event.headers.get("x-autocall-signature"),
         event.decoded_body.encode() if isinstance(event.decoded_body, str) else (event.decoded_body or b""),
+        forms.FormOrigin(
+            ip=identity.source_ip,
+            user_agent=user_agent,
+        ),
+        app.lambda_context,
     )
     return json_response(status, body)
 

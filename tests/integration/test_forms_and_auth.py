@@ -42,7 +42,7 @@ def test_signed_form_creates_contact_with_consent_and_a_sales_call(aws):
     assert call.context["form_interest"] == "cloud_migration" and call.context["form_source"] == "website"
 
 
-def test_second_form_from_same_phone_updates_the_contact(aws):
+def test_second_form_from_same_phone_keeps_the_contact_and_records_what_it_brought(aws):
     CLOCK.freeze(NOW)
     first = post_form(aws, json.dumps(FORM).encode())[1]
     CLOCK.freeze(NOW.replace(minute=2))
@@ -50,7 +50,9 @@ def test_second_form_from_same_phone_updates_the_contact(aws):
         aws, json.dumps({**FORM, "company": "TechCorp Inc"}).encode(), str(int(NOW.timestamp()) + 120)
     )[1]
     assert first["contact_id"] == second["contact_id"]
-    assert ContactRow.get(first["contact_id"]).company == "TechCorp Inc"
+    contact = ContactRow.get(first["contact_id"])
+    assert contact.company == "TechCorp"  # a form never rewrites the contact's own fields
+    assert [s["company"] for s in contact.form_submissions] == ["TechCorp", "TechCorp Inc"]
 
 
 def test_replayed_form_signature_returns_first_answer_without_a_second_call(aws):
@@ -74,9 +76,11 @@ def test_forged_or_stale_form_is_rejected_and_writes_nothing(aws):
     assert list(ContactRow.scan()) == [] and list(CallRow.scan()) == []
 
 
-def test_unknown_form_is_404_and_missing_field_is_422(aws):
+def test_unknown_form_answers_as_a_bad_signature_and_missing_field_is_422(aws):
     CLOCK.freeze(NOW)
-    assert post_form(aws, json.dumps(FORM).encode(), form="other")[0] == 404
+    unknown = post_form(aws, json.dumps(FORM).encode(), form="other")
+    assert unknown == post_form(aws, json.dumps(FORM).encode(), secret="not-the-secret")
+    assert unknown[0] == 401
     status, body = post_form(aws, json.dumps({**FORM, "consent_text": ""}).encode())
     assert status == 422 and body["field"] == "consent_text"
     status, body = post_form(aws, json.dumps({**FORM, "phone": "12"}).encode())

@@ -50,6 +50,7 @@ class Settings:
     suppression_table: str = field(default_factory=lambda: _env("SUPPRESSION_TABLE"))
     idempotency_table: str = field(default_factory=lambda: _env("IDEMPOTENCY_TABLE"))
     pacing_table: str = field(default_factory=lambda: _env("PACING_TABLE"))
+    consent_table: str = field(default_factory=lambda: _env("CONSENT_TABLE"))
     # scheduling
     schedule_group: str = field(default_factory=lambda: _env("SCHEDULE_GROUP"))
     scheduler_function_arn: str = field(default_factory=lambda: _env("SCHEDULER_FUNCTION_ARN"))

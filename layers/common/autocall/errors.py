@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AutocallError(Exception):
     status_code = 400
@@ -66,11 +68,38 @@ class IdempotencyKeyReused(AutocallError):
 
 
 class RequestInProgress(AutocallError):
+    """The key's first request is still running. Its claim ends with that request's invocation
+    (the Lambda's remaining time when it started), so a request cut off mid-way frees the key then."""
+
     status_code = 409
     code = "request_in_progress"
 
-    def __init__(self) -> None:
+    def __init__(self, expires_at: str | None = None, retry_after_s: int | None = None) -> None:
         super().__init__("a request with this Idempotency-Key is still being processed", "Idempotency-Key")
+        self.expires_at = expires_at
+        self.retry_after_s = retry_after_s
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = dict(super().to_body())
+        if self.expires_at is not None:
+            body["expires_at"] = self.expires_at
+            body["retry_after_s"] = self.retry_after_s
+        return body
+
+
+class OptedOut(AutocallError):
+    """The number opted out (it is on the do-not-call list): no grant counts until a re-consent is
+    recorded through the authenticated API."""
+
+    status_code = 409
+    code = "opted_out"
+
+    def __init__(self, field: str = "phone") -> None:
+        super().__init__(
+            "this number opted out of calls; only a re-consent recorded with "
+            "POST /contacts/{contact_id}/consent lifts that",
+            field,
+        )
 
 
 class Unauthorized(AutocallError):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from autocall.adapters.tables import ContactRow
 from autocall.clock import now
+from pynamodb.exceptions import PutError
+
+_AMEND_TRIES = 5
 
 
 def get_contact(contact_id: str) -> ContactRow | None:
@@ -22,6 +25,10 @@ def find_contact_by_phone(phone: str) -> ContactRow | None:
     return None
 
 
+def contacts_with_phone(phone: str) -> list[ContactRow]:
+    return list(ContactRow.by_phone.query(phone))
+
+
 def save_contact(row: ContactRow) -> ContactRow:
     moment = now()
     if row.created_at is None:
@@ -29,6 +36,22 @@ def save_contact(row: ContactRow) -> ContactRow:
     row.updated_at = moment
     row.save()
     return row
+
+
+def amend_contact(contact_id: str, amend: Callable[[ContactRow], None]) -> ContactRow | None:
+    """Read the contact, apply ``amend``, save under its version; read again and re-apply when
+    another writer got there first. None when the contact does not exist."""
+    for _ in range(_AMEND_TRIES):
+        row = get_contact(contact_id)
+        if row is None:
+            return None
+        amend(row)
+        try:
+            return save_contact(row)
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+    raise RuntimeError(f"contact {contact_id} kept changing under {_AMEND_TRIES} attempts to amend it")
 
 
 def list_contacts(tag: str | None = None, limit: int | None = None) -> Iterator[ContactRow]:

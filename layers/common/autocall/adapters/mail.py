@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -9,6 +10,17 @@ from email.utils import formataddr
 
 from autocall.adapters.clients import client
 from autocall.config import get_settings
+
+# CR, LF and every other control or line-breaking character: in a header value any of them could
+# start a header of its own ("\r\nBcc: ...") or break the message (HeaderParseError)
+_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+MAX_HEADER_CHARS = 200
+
+
+def header_value(text: str, limit: int = MAX_HEADER_CHARS) -> str:
+    """``text`` as one line fit for a header: line breaks and control characters become spaces.
+    Subjects carry contact and form values (a name, a form's product interest): public input."""
+    return " ".join(_BREAKS.sub(" ", text).split())[:limit]
 
 
 @dataclass(frozen=True)
@@ -24,11 +36,14 @@ def build_message(
 ) -> MIMEMultipart:
     settings = get_settings()
     message = MIMEMultipart("mixed")
-    message["Subject"] = subject
+    message["Subject"] = header_value(subject)
     message["From"] = formataddr(
-        (f"{settings.agent_name} at {settings.business_name}", settings.required("sender_email"))
+        (
+            header_value(f"{settings.agent_name} at {settings.business_name}"),
+            header_value(settings.required("sender_email")),
+        )
     )
-    message["To"] = ", ".join(to)
+    message["To"] = ", ".join(header_value(address, 254) for address in to)
     message.attach(MIMEText(body, "plain", "utf-8"))
     for item in attachments:
         part = MIMEText(item.content, item.subtype, "utf-8")

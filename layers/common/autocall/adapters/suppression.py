@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from autocall.adapters.tables import SuppressionRow
 from autocall.clock import now
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import DeleteError, PutError
 
 
 def is_suppressed(phone: str) -> bool:
@@ -29,3 +29,14 @@ def suppressed_among(phones: list[str]) -> set[str]:
     """The numbers among ``phones`` that are on the list (BatchGetItem)."""
     found = SuppressionRow.batch_get(set(phones), consistent_read=True, attributes_to_get=["phone"])
     return {row.phone for row in found}
+
+
+def lift(phone: str) -> bool:
+    """Take the number off the list (only a recorded re-consent does); False when it was not on it."""
+    try:
+        SuppressionRow(phone=phone).delete(condition=SuppressionRow.phone.exists())
+    except DeleteError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True

@@ -62,6 +62,9 @@ class ContactRow(Model):
     last_contacted = UTCDateTimeAttribute(null=True)
     ai_interaction_history = JSONAttribute(default=list)
     custom_context = JSONAttribute(default=dict)
+    # what web forms brought for this number (name, e-mail, company, zone, page), newest last; the
+    # contact's own fields above are never overwritten by a form
+    form_submissions = JSONAttribute(default=list)
     on_call_sid = UnicodeAttribute(null=True)  # set while the contact is on a live call
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -187,7 +190,9 @@ class SuppressionRow(Model):
 
 
 class IdempotencyRow(Model):
-    """Same layout as Powertools' idempotency table (partition key ``id``, TTL ``expiration``)."""
+    """Powertools' idempotency table (``aws_lambda_powertools.utilities.idempotency``, DynamoDB
+    persistence with its default attribute names). Only Powertools reads and writes it
+    (autocall.adapters.idempotency); the model declares the table for the local stack and tests."""
 
     class Meta:
         table_name = get_settings().idempotency_table
@@ -195,11 +200,37 @@ class IdempotencyRow(Model):
         read_timeout_seconds = READ_TIMEOUT_S
         max_retry_attempts = MAX_RETRIES
 
-    id = UnicodeAttribute(hash_key=True)
-    status = UnicodeAttribute()
-    payload_hash = UnicodeAttribute()
-    response = JSONAttribute(null=True)
-    expiration = NumberAttribute()
+    id = UnicodeAttribute(hash_key=True)  # "autocall#<sha256 of scope#key>"
+    status = UnicodeAttribute()  # INPROGRESS | COMPLETED
+    expiration = NumberAttribute()  # epoch seconds, the TTL attribute
+    in_progress_expiration = NumberAttribute(null=True)  # epoch ms: the claiming invocation's deadline
+    data = UnicodeAttribute(null=True)  # the first answer, JSON
+    validation = UnicodeAttribute(null=True)  # hash of the request body
+
+
+class ConsentRow(Model):
+    """The consent ledger: one row per grant, revocation or re-consent of a number, never changed
+    or deleted. ``record_id`` sorts by time ("<ISO time>#<random>")."""
+
+    class Meta:
+        table_name = get_settings().consent_table
+        connect_timeout_seconds = CONNECT_TIMEOUT_S
+        read_timeout_seconds = READ_TIMEOUT_S
+        max_retry_attempts = MAX_RETRIES
+
+    phone = UnicodeAttribute(hash_key=True)
+    record_id = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()  # grant | revocation | re_consent
+    source = UnicodeAttribute()  # form | api | call | sms
+    contact_id = UnicodeAttribute(null=True)
+    text = UnicodeAttribute(null=True)  # the consent text shown, or the callee's words
+    form_id = UnicodeAttribute(null=True)
+    call_id = UnicodeAttribute(null=True)
+    basis = UnicodeAttribute(null=True)  # the API caller's account of where a re-consent came from
+    page_url = UnicodeAttribute(null=True)
+    ip = UnicodeAttribute(null=True)
+    user_agent = UnicodeAttribute(null=True)
+    at = UTCDateTimeAttribute()
 
 
 class PacingRow(Model):
@@ -226,6 +257,7 @@ ALL_TABLES: dict[str, type[Model]] = {
     "SuppressionTable": SuppressionRow,
     "IdempotencyTable": IdempotencyRow,
     "PacingTable": PacingRow,
+    "ConsentTable": ConsentRow,
 }
 
 _SETTING_FOR = {
@@ -236,6 +268,7 @@ _SETTING_FOR = {
     "SuppressionTable": "suppression_table",
     "IdempotencyTable": "idempotency_table",
     "PacingTable": "pacing_table",
+    "ConsentTable": "consent_table",
 }
 
 

@@ -132,6 +132,10 @@ def place_request(request: CallRequest) -> CallRow:
     if not repo.insert_call(row):
         existing = repo.get_call(request.call_id)
         assert existing is not None
+        if existing.status == CallStatus.SCHEDULED.value and existing.schedule_name is None:
+            # the request that wrote it ended before arming it (a Lambda cut off mid-way): arm it
+            # now; arming is idempotent and the dialer dials a call once whatever fires it
+            arm_schedule(existing, datetime.fromisoformat(existing.scheduled_time))
         return existing
     arm_schedule(row, request.at)
     metrics.add_metric(name="CallsTriggered", unit="Count", value=1)

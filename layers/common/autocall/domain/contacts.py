@@ -1,4 +1,4 @@
-"""Contacts: create, update, read, list; the web-form upsert."""
+"""Contacts: create, update, read, list; what a web form brings for a number."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from autocall.adapters import contacts as repo
 from autocall.adapters.tables import ContactRow
-from autocall.clock import now
+from autocall.domain import consent
+from autocall.domain.consent import ConsentKind, ConsentSource, Evidence
 from autocall.domain.phones import country_of, time_zone_of, to_e164
 from autocall.errors import ContactNotFound, ValidationFailed
 from autocall.models.enums import ContactType
@@ -29,7 +30,13 @@ def callee_time_zone(contact: ContactRow) -> str:
     return contact.time_zone or time_zone_of(contact.phone) or DEFAULT_TIME_ZONE
 
 
-def create_contact(fields: dict[str, Any]) -> ContactRow:
+def _api_evidence(fields: dict[str, Any]) -> Evidence:
+    return Evidence(ConsentSource.API, text=fields.get("consent_text"))
+
+
+def create_contact(fields: dict[str, Any], evidence: Evidence | None = None) -> ContactRow:
+    """A new contact; ``consent: true`` is a grant, recorded with ``evidence`` (the API's when not
+    given) and refused when the number opted out."""
     phone = to_e164(fields["phone"])
     row = ContactRow(
         contact_id=fields.get("contact_id") or str(uuid.uuid4()),
@@ -41,13 +48,17 @@ def create_contact(fields: dict[str, Any]) -> ContactRow:
         country=country_of(phone),
         contact_type=ContactType(fields.get("contact_type") or ContactType.LEAD).value,
         tags=set(fields.get("tags") or []) or None,
-        consent=bool(fields.get("consent", False)),
+        consent=False,
         consent_text=fields.get("consent_text"),
-        consent_source=fields.get("consent_source"),
-        consent_at=now() if fields.get("consent") else None,
         custom_context=fields.get("custom_context") or {},
+        form_submissions=list(fields.get("form_submissions") or []),
         ai_interaction_history=[],
     )
+    if fields.get("consent"):
+        evidence = evidence or _api_evidence(fields)
+        consent.ensure_not_opted_out(phone, "consent")
+        consent.record(phone, ConsentKind.GRANT, evidence, row.contact_id)
+        consent.mark_granted(row, evidence)
     return repo.save_contact(row)
 
 
@@ -59,6 +70,8 @@ def get_contact(contact_id: str, field: str = "contact_id") -> ContactRow:
 
 
 def update_contact(contact_id: str, changes: dict[str, Any]) -> ContactRow:
+    """Change a contact. ``consent: true`` is a grant (refused while the number is opted out),
+    ``consent: false`` an opt-out through the API: both are recorded in the consent ledger."""
     row = get_contact(contact_id)
     if "phone" in changes and changes["phone"] is not None:
         row.phone = to_e164(changes["phone"])
@@ -72,25 +85,35 @@ def update_contact(contact_id: str, changes: dict[str, Any]) -> ContactRow:
         row.contact_type = ContactType(changes["contact_type"]).value
     if changes.get("tags") is not None:
         row.tags = set(changes["tags"]) or None
-    if changes.get("consent") is not None:
-        row.consent = bool(changes["consent"])
-        row.consent_at = now() if row.consent else None
-    return repo.save_contact(row)
+    if changes.get("consent") is True and not row.consent:
+        evidence = _api_evidence({"consent_text": changes.get("consent_text") or row.consent_text})
+        consent.ensure_not_opted_out(row.phone, "consent")
+        consent.record(row.phone, ConsentKind.GRANT, evidence, row.contact_id)
+        consent.mark_granted(row, evidence)
+    saved = repo.save_contact(row)
+    if changes.get("consent") is False:
+        consent.revoke(saved.phone, Evidence(ConsentSource.API), "opted_out_via_api", saved.contact_id)
+        return get_contact(contact_id)
+    return saved
 
 
 def list_contacts(tag: str | None, limit: int) -> list[ContactRow]:
     return list(repo.list_contacts(tag=tag, limit=limit))
 
 
-def upsert_from_form(fields: dict[str, Any], form_id: str) -> ContactRow:
-    """The web form's contact: matched by phone, created when new; consent text kept as given."""
+FORM_HISTORY = 20  # form submissions kept on the contact (every grant stays in the consent ledger)
+
+
+def record_form_submission(
+    fields: dict[str, Any], evidence: Evidence, submission: dict[str, Any]
+) -> ContactRow:
+    """A web form's contact, matched by phone. A new number becomes a contact from the form; an
+    existing contact keeps its name, e-mail, company and time zone, and what the form brought is
+    recorded beside them (``form_submissions``). Either way the form's consent is a grant, recorded
+    with its evidence; refused (409, nothing written) when the number opted out."""
     phone = to_e164(str(fields.get("phone", "")))
+    consent.ensure_not_opted_out(phone, "phone")
     existing = repo.find_contact_by_phone(phone)
-    consent_fields = {
-        "consent": True,
-        "consent_text": fields["consent_text"],
-        "consent_source": f"form:{form_id}",
-    }
     if existing is None:
         return create_contact(
             {
@@ -99,14 +122,22 @@ def upsert_from_form(fields: dict[str, Any], form_id: str) -> ContactRow:
                 "email": fields.get("email"),
                 "company": fields.get("company"),
                 "time_zone": fields.get("time_zone"),
-                **consent_fields,
-            }
+                "consent": True,
+                "consent_text": evidence.text,
+                "form_submissions": [submission],
+            },
+            evidence,
         )
-    changes = {k: fields.get(k) for k in ("name", "email", "company", "time_zone")}
-    updated = update_contact(existing.contact_id, {**changes, "consent": True})
-    updated.consent_text = consent_fields["consent_text"]
-    updated.consent_source = consent_fields["consent_source"]
-    return repo.save_contact(updated)
+    consent.record(phone, ConsentKind.GRANT, evidence, existing.contact_id)
+
+    def add_submission(row: ContactRow) -> None:
+        row.form_submissions = [*(row.form_submissions or []), submission][-FORM_HISTORY:]
+        consent.mark_granted(row, evidence)
+
+    updated = repo.amend_contact(existing.contact_id, add_submission)
+    if updated is None:
+        raise ContactNotFound(existing.contact_id, "phone")
+    return updated
 
 
 def contact_view(row: ContactRow) -> dict[str, Any]:
@@ -121,6 +152,9 @@ def contact_view(row: ContactRow) -> dict[str, Any]:
         "tags": sorted(row.tags or []),
         "consent": row.consent,
         "consent_text": row.consent_text,
+        "consent_source": row.consent_source,
+        "consent_at": row.consent_at.isoformat() if row.consent_at else None,
+        "form_submissions": row.form_submissions or [],
         "last_contacted": row.last_contacted.isoformat() if row.last_contacted else None,
         "ai_interaction_history": row.ai_interaction_history or [],
         "custom_context": row.custom_context or {},

@@ -15,11 +15,10 @@ from typing import Any
 
 from autocall.adapters import calls as repo
 from autocall.adapters.contacts import get_contact
-from autocall.adapters.suppression import suppress
 from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
-from autocall.domain import twiml
+from autocall.domain import consent, twiml
 from autocall.domain.brain.base import AgentAction, CallContext, Decision, Speaker, TurnAnalysis, Utterance
 from autocall.domain.contacts import callee_time_zone
 from autocall.domain.pacing import release_dial_slot
@@ -240,7 +239,8 @@ def _decide(
     kinds = {a.kind for a in actions}
     settings = get_settings()
     if AgentActionKind.OPT_OUT in kinds:
-        suppress(contact.phone, "opted_out_in_call", source="call", call_id=call.call_id)
+        said = consent.Evidence(consent.ConsentSource.CALL, text=speech[:500], call_id=call.call_id)
+        consent.revoke(contact.phone, said, "opted_out_in_call", contact.contact_id)
     if AgentActionKind.TRANSFER in kinds and settings.transfer_number:
         document = twiml.say_and_transfer(decision.reply, settings.transfer_number, settings.caller_id)
         outcome: str | None = Outcome.TRANSFERRED.value

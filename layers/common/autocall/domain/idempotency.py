@@ -1,40 +1,45 @@
-"""Idempotency-Key semantics for POST routes: same key and body → the same response and no
-second effect; same key with another body → an error."""
+"""Idempotency-Key semantics for POST routes: the same key and body get the first answer and no
+second effect; the same key with another body is refused (422); while the first request runs, a
+second gets 409 with the moment its claim ends. That claim ends with the first request's
+invocation, so a request cut off mid-way (a Lambda timeout) frees the key, rather than holding it
+for the record's 24 hours."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from autocall.adapters import idempotency as store
-from autocall.errors import IdempotencyKeyReused, RequestInProgress, ValidationFailed
+from autocall.errors import ValidationFailed
 
 Response = tuple[int, dict[str, Any]]
 
 
-def run_once(scope: str, key: str | None, payload: Any, action: Callable[[], Response]) -> Response:
+class LambdaDeadline(Protocol):
+    """The part of the Lambda context the claim needs: how long this invocation may still run."""
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+def run_once(
+    scope: str,
+    key: str | None,
+    payload: Any,
+    action: Callable[[], Response],
+    deadline: LambdaDeadline | None = None,
+) -> Response:
+    """``action()`` at most once per ``scope`` and ``key`` (no key: every time). A domain error
+    raised by the action frees the key, as a request that changed nothing."""
     if key is None:
         return action()
     if not key or len(key) > 255:
         raise ValidationFailed("Idempotency-Key must be 1 to 255 characters", "Idempotency-Key")
-    record_id = f"{scope}#{key}"
-    payload_hash = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-    existing = store.claim(record_id, payload_hash)
-    if existing is not None:
-        if existing.payload_hash != payload_hash:
-            raise IdempotencyKeyReused()
-        if existing.status != store.COMPLETED or existing.response is None:
-            raise RequestInProgress()
-        return int(existing.response["status"]), dict(existing.response["body"])
-    try:
+
+    def answer() -> dict[str, Any]:
         status, body = action()
-    except Exception:
-        store.release(record_id)
-        raise
-    if status < 500:
-        store.complete(record_id, {"status": status, "body": body})
-    else:
-        store.release(record_id)
-    return status, body
+        # kept as the JSON text it was: a replay answers byte for byte (the store sorts keys)
+        return {"status": status, "body": json.dumps(body, default=str)}
+
+    first = store.once(f"{scope}#{key}", payload, answer, deadline)
+    return int(first["status"]), dict(json.loads(first["body"]))

@@ -81,6 +81,13 @@ class ContactUpdateRequest(_Strict):
     custom_context: Context | None = None
 
 
+class ConsentRequest(_Strict):
+    """A consent recorded through the API (lifts an opt-out): what was agreed to, and how."""
+
+    consent_text: str = Field(min_length=1, max_length=2000)
+    source: str = Field(min_length=1, max_length=200)  # e.g. "signed paper form, ref 2026-118"
+
+
 class CallingWindow(_Strict):
     start: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     end: str = Field(default="20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")

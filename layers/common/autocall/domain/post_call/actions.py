@@ -18,10 +18,11 @@ from autocall.adapters import crm as crm_repo
 from autocall.adapters import scheduler
 from autocall.adapters.mail import Attachment, send_email
 from autocall.adapters.notify import publish
-from autocall.adapters.suppression import is_suppressed, suppress
+from autocall.adapters.suppression import is_suppressed
 from autocall.adapters.tables import CallRow
 from autocall.clock import now
 from autocall.config import get_settings
+from autocall.domain import consent
 from autocall.domain.calls import place_request, prepare_call, schedule_name
 from autocall.domain.post_call import messages
 from autocall.domain.post_call.analysis import analysis_dict
@@ -427,7 +428,8 @@ def escalate_to_team(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) ->
 
 
 def confirm_do_not_call(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -> list[str]:
-    suppress(ctx.contact.phone, "opted_out", source="call", call_id=ctx.call_id)
+    evidence = consent.Evidence(consent.ConsentSource.CALL, call_id=ctx.call_id)
+    consent.revoke(ctx.contact.phone, evidence, "opted_out", ctx.contact.contact_id)
     return ["do_not_call_confirmed"]
 
 
