@@ -245,6 +245,7 @@ def call_view(row: CallRow, full: bool = True) -> dict[str, Any]:
         "campaign_id": row.campaign_id,
         "actions_taken": row.actions_taken or [],
         "reasons": row.reasons or [],
+        "handoff": row.handoff,
     }
     if full:
         view.update(
@@ -258,6 +259,8 @@ def call_view(row: CallRow, full: bool = True) -> dict[str, Any]:
                 "analysis": row.analysis,
                 "result": row.result,
                 "failures": row.failures or [],
+                "ignored_webhooks": int(row.ignored_webhooks or 0),
+                "last_ignored_webhook": row.last_ignored_webhook,
                 "schedule": schedule,
                 "created_at": row.created_at.isoformat() if row.created_at else None,
                 "updated_at": row.updated_at.isoformat() if row.updated_at else None,
