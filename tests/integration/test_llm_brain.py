@@ -260,7 +260,7 @@ def test_system_prompt_carries_contact_purpose_objectives_and_history(
     assert body["messages"][0]["role"] == "system"
     assert "John Smith" in system and "TechCorp" in system and "TechSolutions" in system
     assert "sales outreach" in system and "Book the demo at a time that suits them" in system
-    assert "outcome callback_requested" in system and "Enterprise Suite" in system
+    assert '"outcome": "callback_requested"' in system and "Enterprise Suite" in system
     assert "automated AI assistant" in system and "other people" in system
     assert [m["role"] for m in body["messages"][1:]] == ["assistant", "user"]
     assert body["messages"][-1]["content"] == "Yes, speaking."

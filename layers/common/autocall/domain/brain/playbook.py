@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from autocall.domain.brain.nlu import (
     understand,
 )
 from autocall.domain.brain.playbooks import Booking, Playbook, Rule, playbook_for
+from autocall.domain.brain.prompt_data import one_line
 from autocall.models.enums import AgentActionKind, CallPurpose, Outcome
 
 MAX_AGENT_TURNS = 12
@@ -43,8 +44,12 @@ _ABOUT_OTHERS = re.compile(
 )
 
 
+MAX_SPOKEN_NAME = 40
+MAX_SPOKEN_COMPANY = 80
+
+
 def first_name(ctx: CallContext) -> str:
-    return ctx.contact_name.split()[0] if ctx.contact_name.strip() else "there"
+    return one_line(ctx.contact_name.split()[0], MAX_SPOKEN_NAME) if ctx.contact_name.strip() else "there"
 
 
 def disclosure_greeting(ctx: CallContext) -> str:
@@ -141,21 +146,53 @@ def _spoken_number(number: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
+def _catalogue_key(name: str) -> str:
+    return re.sub(r"\s+", " ", name).strip().casefold()
+
+
+def product_catalogue() -> dict[str, str]:
+    """The product names the agent may say, by their comparison key (``PRODUCT_CATALOGUE``)."""
+    names = (name.strip() for name in get_settings().product_catalogue.split(","))
+    return {_catalogue_key(name): name for name in names if name}
+
+
+def spoken_product(context: dict[str, Any], pb: Playbook) -> str:
+    """What the agent calls the product: a call's ``product_interest`` (or ``product``) only when it
+    names an entry of the configured catalogue, said as the catalogue spells it; anything else (a
+    web form's free text included) gets the purpose's neutral wording, never read out as sent."""
+    asked = context.get("product_interest") or context.get("product")
+    if isinstance(asked, str):
+        known = product_catalogue().get(_catalogue_key(asked))
+        if known:
+            return known
+    return pb.product
+
+
+def _spoken_date(value: Any) -> str | None:
+    """'January 15' for an ISO date; None for anything else (free text is not read out)."""
+    try:
+        day = date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+    return f"{day:%B} {day.day}"
+
+
 def fields(ctx: CallContext, pb: Playbook, mem: dict[str, Any]) -> dict[str, str]:
-    """The values the playbook templates are filled with."""
+    """The values the playbook templates are filled with: what the callee hears. Context values are
+    never spoken as sent: the product comes from the catalogue, a date only when it is one."""
     context = ctx.context
     pains = [p for p in mem.get("pains", []) if p]
-    renewal_date = context.get("renewal_date")
+    renewal = _spoken_date(context.get("renewal_date"))
     return {
         "first": first_name(ctx),
         "agent": ctx.agent_name,
         "business": ctx.business_name,
-        "company": ctx.company or "your company",
-        "product": str(context.get("product_interest") or context.get("product") or pb.product),
+        "company": one_line(ctx.company, MAX_SPOKEN_COMPANY) if ctx.company else "your company",
+        "product": spoken_product(context, pb),
         "label": pb.booking.label if pb.booking else "meeting",
         "duration": str(pb.booking.duration_minutes if pb.booking else 30),
         "pains": _pains_line(pains),
-        "renewal": f" on {renewal_date}" if renewal_date else " soon",
+        "renewal": f" on {renewal}" if renewal else " soon",
     }
 
 
@@ -190,7 +227,7 @@ class PlaybookBrain:
 
     def voicemail(self, ctx: CallContext) -> str:
         pb = playbook_for(ctx.purpose)
-        number = str(ctx.context.get("callback_number") or get_settings().required("caller_id"))
+        number = get_settings().required("caller_id")  # our own number: never one from a call's context
         return pb.voicemail.format(**fields(ctx, pb, new_memory()), callback_number=_spoken_number(number))
 
     # --- one turn --------------------------------------------------------------------------------
