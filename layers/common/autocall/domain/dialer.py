@@ -35,6 +35,9 @@ LIVE = {
     CallStatus.IN_PROGRESS.value,
 }
 BUSY_CONTACT_DELAY = timedelta(minutes=10)
+# the callee asked for a person: until someone closes that follow-up (POST /calls/{id}/handoff/close)
+# the agent does not call them; their other calls look again a day later
+PERSON_FOLLOW_UP_HOLD = timedelta(days=1)
 RATE_LIMIT_DELAY = timedelta(seconds=30)
 RECONCILE_SKEW = timedelta(seconds=30)
 LIVE_CHECK_AFTER = timedelta(hours=1)  # a call live this long may have lost its last status callback
@@ -138,13 +141,16 @@ def _guards(call: CallRow, contact: ContactRow) -> DialResult | None:
     if int(call.attempts or 0) >= int(call.max_attempts or get_settings().max_attempts):
         return _end(call, CallStatus.CANCELED, "max_attempts_reached")
     moment = now()
+    others = [o for o in repo.calls_for_contact(contact.contact_id, limit=25) if o.call_id != call.call_id]
+    if any((o.handoff or {}).get("status") == "open" for o in others):  # a person calls them back first
+        return _reschedule(call, moment + PERSON_FOLLOW_UP_HOLD, "awaiting_person_follow_up")
     zone = callee_time_zone(contact)
     window = CallingWindow.from_config(campaign.calling_window if campaign else None)
     if not is_open(moment, zone, window, contact.country):
         return _reschedule(
             call, next_opening(moment, zone, window, contact.country), "outside_calling_window"
         )
-    if _on_another_call(call, contact):
+    if _on_another_call(others):
         return _reschedule(call, moment + BUSY_CONTACT_DELAY, "contact_on_another_call")
     wait = acquire_dial_slot(call.call_id)
     if wait is not None:
@@ -152,12 +158,12 @@ def _guards(call: CallRow, contact: ContactRow) -> DialResult | None:
     return None
 
 
-def _on_another_call(call: CallRow, contact: ContactRow) -> bool:
+def _on_another_call(others: list[CallRow]) -> bool:
     """Another call of the contact is live. One marked live without a Twilio call can never end on
     its own (no callback will come for it): it is repaired here instead of blocking the contact."""
     blocking = False
-    for other in repo.calls_for_contact(contact.contact_id, limit=25):
-        if other.call_id == call.call_id or other.status not in LIVE:
+    for other in others:
+        if other.status not in LIVE:
             continue
         if _lost_line(other):
             repair_lost_line(other, arm=True)

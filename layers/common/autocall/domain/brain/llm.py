@@ -194,6 +194,13 @@ def spoken(text: str) -> str:
     return text
 
 
+def _handoff(ctx: CallContext, mem: dict[str, Any], u: Understanding) -> bool:
+    """A person asked for with nobody to transfer to (and the answer about when they should call),
+    or a receptionist offering to take a message: the playbook's moves, which record the promise."""
+    asked = u.has("ask_human") and not ctx.transfer_available
+    return asked or mem.get("stage") == "human_pending" or u.has("take_message")
+
+
 class LlmBrain:
     name = "llm"
 
@@ -231,6 +238,8 @@ class LlmBrain:
         mem = load_memory(ctx.memory)
         u = understand(utterance, ctx.now, ctx.time_zone, first_name(ctx))
         if u.has("opt_out"):  # a legal duty: honoured deterministically, whatever the model would do
+            return self._playbook.decide(ctx, pb, mem, u, utterance, confidence)
+        if _handoff(ctx, mem, u):  # promises about people are kept deterministically too
             return self._playbook.decide(ctx, pb, mem, u, utterance, confidence)
         if mem.get("llm_disabled"):
             return replace(

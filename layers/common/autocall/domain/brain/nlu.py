@@ -49,6 +49,9 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"(?<!i'm )(?<!i am )\b(not available|unavailable|stepped out|out of the office"
         r"|away from (his|her) desk)\b",
     ),
+    "take_message": (
+        r"\b(leave|take) a (message|note)\b|\bpass (it|that|a message|the message) (on|along)\b",
+    ),
     "callback_request": (
         r"\bcall (me |us )?(back|again|later)\b|\bcall back\b|\bring (me )?back\b",
         r"\b(bad|not a good|busy|inconvenient) time\b|\bcan't talk\b|\bcannot talk\b",

@@ -338,7 +338,9 @@ class PlaybookBrain:
         stage: str,
         f: dict[str, str],
     ) -> _Turn | None:
-        if u.has("gatekeeper") or stage == "gatekeeper":
+        if stage == "human_pending":
+            return self._human_time(ctx, pb, mem, u, f)
+        if u.has("gatekeeper", "take_message") or stage == "gatekeeper":
             gate = self._gatekeeper(ctx, pb, mem, u, f)
             if gate is not None:
                 return gate
@@ -481,6 +483,8 @@ class PlaybookBrain:
             return self._discover(pb, mem, u)  # the contact came on the line
         mem["gatekeeper"] = True
         text = u.text.lower()
+        if u.has("take_message"):
+            return self._leave_message(ctx, pb, mem, u, f)
         if u.time is not None:
             turn = self._callback(ctx, pb, mem, u, f)
             if turn is not None and turn.actions:
@@ -535,6 +539,9 @@ class PlaybookBrain:
         return _Turn(f"Of course. I'll call you back {when}, your time.", "Does that work?", [action])
 
     def _ask_human(self, ctx: CallContext, pb: Playbook, mem: dict[str, Any], f: dict[str, str]) -> _Turn:
+        """A person, now if one can take the call, else a promise kept: a person from the team calls
+        back at the time the callee prefers (the post-call chain notifies the team and marks the
+        follow-up for a person; the agent never makes that call)."""
         if ctx.transfer_available:
             mem["outcome"] = Outcome.TRANSFERRED.value
             mem["stage"] = "closed"
@@ -542,16 +549,53 @@ class PlaybookBrain:
             return _Turn(
                 "Of course. Let me connect you with a member of our team now.", actions=[action], end=True
             )
-        if AgentActionKind.ESCALATE in pb.allowed_actions:
-            escalate = next(r for r in pb.rules if r.move == "escalate")
-            return self._move(
-                ctx, pb, mem, Understanding("", ("ask_human",), (), (), "neutral", 0.0), escalate, f
-            )
-        mem["outcome"] = Outcome.CALLBACK_REQUESTED.value
-        mem["stage"] = "callback_pending"
+        mem["outcome"] = Outcome.HUMAN_REQUESTED.value
+        mem["stage"] = "human_pending"
         return _Turn(
-            "I can't connect you right now, but I can have someone from our team call you back.",
-            "When would be a good time?",
+            "Of course. I can't put you through right now, so I'll ask a person from our team to call "
+            "you back.",
+            "When would suit you best for their call?",
+            [AgentAction(AgentActionKind.REQUEST_HUMAN)],
+        )
+
+    def _human_time(
+        self, ctx: CallContext, pb: Playbook, mem: dict[str, Any], u: Understanding, f: dict[str, str]
+    ) -> _Turn:
+        """The callee's preferred time for the person's call (or none), then goodbye."""
+        mem["stage"] = "closed"
+        if u.time is not None and callback_problem(u.time.at, ctx.now) is None:
+            at = utc_iso(u.time.at)
+            mem["human_at"] = at
+            when = spoken_time(u.time.at, ctx.time_zone, ctx.now)
+            return _Turn(
+                f"Thank you. I've asked a person from our team to call you {when}, your time. Goodbye!",
+                actions=[AgentAction(AgentActionKind.REQUEST_HUMAN, {"at": at})],
+                end=True,
+            )
+        return _Turn(
+            "Thank you. A person from our team will call you back as soon as they can. Goodbye!", end=True
+        )
+
+    def _leave_message(
+        self, ctx: CallContext, pb: Playbook, mem: dict[str, Any], u: Understanding, f: dict[str, str]
+    ) -> _Turn:
+        """A receptionist offers to take a message: who called, about what, how to call back."""
+        number = _spoken_number(get_settings().required("caller_id"))
+        message = (  # a template, as every line a move says: ``decide`` fills it
+            "Please tell {first} that {agent}, an automated AI assistant from {business}, called "
+            f"{pb.topic}. {{first}} can call us back at {number}."
+        )
+        mem["message_left"] = message.format(**f)
+        actions: list[AgentAction] = []
+        later = " We'll also try again later."
+        if u.time is not None and callback_problem(u.time.at, ctx.now) is None:
+            mem["callback_at"] = utc_iso(u.time.at)
+            actions.append(AgentAction(AgentActionKind.SCHEDULE_CALLBACK, {"at": mem["callback_at"]}))
+            later = f" We'll call back {spoken_time(u.time.at, ctx.time_zone, ctx.now)}, your time."
+        mem["outcome"] = mem["outcome"] or Outcome.CALLBACK_REQUESTED.value
+        mem["stage"] = "closed"
+        return _Turn(
+            f"Yes, thank you. {message}{later} Thank you for your help. Goodbye!", actions=actions, end=True
         )
 
     # --- booking a slot --------------------------------------------------------------------------

@@ -69,6 +69,7 @@ _BASE_INTEREST: dict[Outcome, Interest] = {
     Outcome.RESOLVED: "medium",
     Outcome.TICKET_OPENED: "medium",
     Outcome.ESCALATED: "medium",
+    Outcome.HUMAN_REQUESTED: "medium",
 }
 _BASE_PROBABILITY = {
     Outcome.DEMO_SCHEDULED: 65,
@@ -95,6 +96,7 @@ _NEXT_ACTION = {
     Outcome.TICKET_OPENED: "resolve_ticket",
     Outcome.ESCALATED: "human_follow_up",
     Outcome.TRANSFERRED: "human_follow_up",
+    Outcome.HUMAN_REQUESTED: "person_calls_back",
     Outcome.APPOINTMENT_CONFIRMED: "attend_appointment",
     Outcome.RENEWED: "process_renewal",
     Outcome.NEGOTIATION: "negotiation_call",
