@@ -49,8 +49,9 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"(?<!i'm )(?<!i am )\b(not available|unavailable|stepped out|out of the office"
         r"|away from (his|her) desk)\b",
     ),
-    "take_message": (
-        r"\b(leave|take) a (message|note)\b|\bpass (it|that|a message|the message) (on|along)\b",
+    "take_message": (  # a receptionist's offer, not a callee's "let me take a note"
+        r"\b(can|could|shall|may|should) i take a (message|note)\b",
+        r"\b(want|like|wish) to leave (a|him a|her a|them a) message\b|\bleave (him|her|them) a message\b",
     ),
     "callback_request": (
         r"\bcall (me |us )?(back|again|later)\b|\bcall back\b|\bring (me )?back\b",
