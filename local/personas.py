@@ -154,6 +154,27 @@ PERSONAS: dict[str, Persona] = {
             "A receptionist: the contact is not reachable now.",
         ),
         Persona(
+            "gatekeeper_message",
+            "human",
+            (
+                "Reception, how can I help?",
+                "{name} is not available right now. Can I take a message?",
+                "Okay, I'll pass it on. Bye.",
+            ),
+            "A receptionist who offers to take a message: the agent leaves who, why and how to call back.",
+        ),
+        Persona(
+            "asks_for_a_person",
+            "human",
+            (
+                "Yes, speaking.",
+                "Can I talk to a real person, please?",
+                "Tomorrow at 10 am would be good.",
+                "Thanks, bye.",
+            ),
+            "Wants a person; with no one to transfer to, a person from the team calls back.",
+        ),
+        Persona(
             "follow_up_proposal",
             "human",
             (
@@ -205,6 +226,8 @@ EXPECTED_OUTCOMES: dict[str, dict[str, str]] = {
     "appointment_taker": {"appointment_booking": "appointment_confirmed"},
     "robot_question": {"sales_outreach": "not_interested"},
     "gatekeeper": {"*": "callback_requested"},
+    "gatekeeper_message": {"*": "callback_requested"},
+    "asks_for_a_person": {"*": "human_requested"},  # no transfer number (the local stack has none)
     "follow_up_proposal": {"follow_up": "proposal_requested"},
     "follow_up_objection": {"follow_up": "objection_noted"},
     "manipulator": {"sales_outreach": "no_conversation"},

@@ -19,12 +19,13 @@ from autocall.models.api import (
     ConsentRequest,
     ContactCreateRequest,
     ContactUpdateRequest,
+    HandoffCloseRequest,
     TriggerCallRequest,
 )
 from autocall.observability import logger, metrics, tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -125,6 +126,21 @@ def get_call(call_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
 @app.delete("/calls/<call_id>")
 def cancel_call(call_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
     return json_response(200, calls.call_view(calls.cancel_call(call_id)))
+
+
+@app.post("/calls/<call_id>/handoff/close")
+def close_handoff(
+    call_id: Annotated[str, Path(max_length=128)],
+    request: Annotated[HandoffCloseRequest | None, Body()] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[Any]:
+    """A person called back the callee who asked for one: the follow-up is closed."""
+    closing = request or HandoffCloseRequest()
+
+    def act() -> tuple[int, dict[str, Any]]:
+        return 200, calls.call_view(calls.close_handoff(call_id, closing.closed_by, closing.note))
+
+    return _idempotent("handoff-close", idempotency_key, {"call_id": call_id, **closing.model_dump()}, act)
 
 
 # --- contacts ---------------------------------------------------------------------------------

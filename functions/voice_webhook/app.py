@@ -101,8 +101,8 @@ def _base() -> str:
 @app.post("/twilio/answer/<call_id>")
 def answer(call_id: CallId) -> Response[str]:
     logger.append_keys(call_id=call_id)
-    _form("CallSid")
-    return _xml(conversation.answer(call_id, _base()).twiml)
+    form = _form("CallSid")
+    return _xml(conversation.answer(call_id, _base(), form["CallSid"]).twiml)
 
 
 @app.post("/twilio/turn/<call_id>/<turn>")
@@ -112,7 +112,9 @@ def turn(call_id: CallId, turn: Annotated[int, Path(ge=1, le=1000)]) -> Response
     confidence = _float(form.get("Confidence"))
     base = _base()
     try:
-        reply = conversation.take_turn(call_id, turn, form.get("SpeechResult"), confidence, base)
+        reply = conversation.take_turn(
+            call_id, turn, form.get("SpeechResult"), confidence, base, form["CallSid"]
+        )
     except Exception:
         # No dead air: whatever failed, the caller hears a line and the same turn is asked again.
         logger.exception("turn failed")
@@ -129,11 +131,12 @@ def turn(call_id: CallId, turn: Annotated[int, Path(ge=1, le=1000)]) -> Response
 def amd(call_id: CallId) -> Response[str]:
     logger.append_keys(call_id=call_id)
     form = _form("CallSid", "AnsweredBy")
-    document = conversation.machine_answered(call_id, _one_of(form, "AnsweredBy", ANSWERED_BY))
-    if document is not None:
+    answered_by = _one_of(form, "AnsweredBy", ANSWERED_BY)
+    voicemail = conversation.machine_answered(call_id, answered_by, form["CallSid"])
+    if voicemail is not None:
         from autocall.adapters.telephony import get_telephony
 
-        get_telephony().play_twiml(form["CallSid"], document)
+        get_telephony().play_twiml(voicemail.call_sid, voicemail.twiml)  # the call's own SID, as stored
     return _xml(twiml.empty())
 
 

@@ -75,7 +75,7 @@ def stack() -> Iterator[LocalStack]:
         port=free_port(),
         carrier_port=free_port(),
         moto_port=free_port(),
-        parameters={"CallsPerSecond": "20"},  # pacing has its own tests; here calls follow each other
+        parameters={"CallsPerSecond": "50"},  # pacing has its own tests; here calls follow each other
     ).start()
     yield local
     local.stop()

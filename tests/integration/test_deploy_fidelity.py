@@ -39,6 +39,21 @@ def new_call(aws: Any, at: datetime | None = None) -> str:
     return str(body["call_id"])
 
 
+def placed_call(aws: Any, monkeypatch: Any, sid: str) -> str:
+    """A call the dialer placed with Twilio as ``sid``: only that call's webhooks may act on it."""
+    import autocall.domain.dialer as dialer
+
+    class Placed:
+        def create_call(self, **kwargs: str) -> str:
+            return sid
+
+    monkeypatch.setattr(dialer, "_telephony", lambda: Placed())
+    call_id = new_call(aws, at=NOW + timedelta(minutes=5))
+    CLOCK.freeze(NOW + timedelta(minutes=5))
+    assert aws.registry.invoke("SchedulerFunction", {"call_id": call_id})["action"] == "dialed"
+    return call_id
+
+
 def webhook(
     registry: FunctionRegistry,
     route_path: str,
@@ -79,8 +94,10 @@ def urls_in(document: str) -> list[str]:
 # --- 1. every URL in our TwiML keeps the stage ------------------------------------------------------
 
 
-def test_twiml_urls_are_absolute_and_keep_the_stage_when_twilio_resolves_them(aws: Any) -> None:
-    call_id = new_call(aws)
+def test_twiml_urls_are_absolute_and_keep_the_stage_when_twilio_resolves_them(
+    aws: Any, monkeypatch: Any
+) -> None:
+    call_id = placed_call(aws, monkeypatch, "CAfidelity")
     answered = webhook(aws.registry, f"/twilio/answer/{call_id}", {"CallSid": "CAfidelity"})
     assert answered["statusCode"] == 200, answered
     document_url = public_url(f"/twilio/answer/{call_id}")
@@ -171,8 +188,10 @@ def test_the_watchdog_closes_a_call_whose_last_callback_was_lost_and_starts_the_
 # --- 4. the signature check behind API Gateway -------------------------------------------------
 
 
-def test_signatures_with_443_and_on_a_custom_domain_with_a_base_path_are_accepted(aws: Any) -> None:
-    call_id = new_call(aws)
+def test_signatures_with_443_and_on_a_custom_domain_with_a_base_path_are_accepted(
+    aws: Any, monkeypatch: Any
+) -> None:
+    call_id = placed_call(aws, monkeypatch, "CAport")
     with_port = f"https://{DOMAIN}:443/{STAGE}/twilio/answer/{call_id}"
     answered = webhook(aws.registry, f"/twilio/answer/{call_id}", {"CallSid": "CAport"}, signed_url=with_port)
     assert answered["statusCode"] == 200, answered

@@ -222,9 +222,12 @@ def test_transfer_is_offered_and_accepted_only_when_a_human_is_available(
     brain: LlmBrain, fake: FakeOpenAI
 ) -> None:
     fake.enqueue("Connecting you.", tool_calls=[("transfer_to_human", {"reason": "asked for a person"})])
-    refused = brain.respond(make_ctx(), "Put me through to a person.", 0.9)
-    assert refused.actions == [] and not refused.end_call
+    brain.respond(make_ctx(), "Tell me more.", 0.9)
     assert "transfer_to_human" not in {t["function"]["name"] for t in fake.requests[-1]["tools"]}
+    # with nobody to transfer to, a request for a person is the playbook's promise, not the model's
+    handed = brain.respond(make_ctx(), "Put me through to a person.", 0.9)
+    assert [a.kind for a in handed.actions] == [AgentActionKind.REQUEST_HUMAN] and not handed.end_call
+    assert handed.outcome is Outcome.HUMAN_REQUESTED and len(fake.requests) == 1
 
     fake.enqueue("Connecting you.", tool_calls=[("transfer_to_human", {"reason": "asked for a person"})])
     accepted = brain.respond(make_ctx(transfer_available=True), "Put me through to a person.", 0.9)
@@ -260,7 +263,7 @@ def test_system_prompt_carries_contact_purpose_objectives_and_history(
     assert body["messages"][0]["role"] == "system"
     assert "John Smith" in system and "TechCorp" in system and "TechSolutions" in system
     assert "sales outreach" in system and "Book the demo at a time that suits them" in system
-    assert "outcome callback_requested" in system and "Enterprise Suite" in system
+    assert '"outcome": "callback_requested"' in system and "Enterprise Suite" in system
     assert "automated AI assistant" in system and "other people" in system
     assert [m["role"] for m in body["messages"][1:]] == ["assistant", "user"]
     assert body["messages"][-1]["content"] == "Yes, speaking."

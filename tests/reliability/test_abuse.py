@@ -19,7 +19,7 @@ from tests.reliability.support import (
     COUNTS,
     NOW,
     Twilio,
-    new_call,
+    live_call,
     new_contact,
     next_turn,
     row,
@@ -79,7 +79,7 @@ def forgeries(twilio: Twilio, path: str, params: dict[str, str], other: str) -> 
 
 
 def test_forged_twilio_signatures_are_403_on_every_webhook_and_write_nothing(twilio: Twilio) -> None:
-    call_id, other = (new_call(new_contact()) for _ in range(2))
+    call_id, other = (live_call(new_contact()) for _ in range(2))
     twilio.answer(call_id)
     for template, params in WEBHOOKS.items():
         path = template.format(id=call_id)
@@ -90,7 +90,7 @@ def test_forged_twilio_signatures_are_403_on_every_webhook_and_write_nothing(twi
 
 
 def test_replayed_twilio_webhooks_change_nothing(twilio: Twilio) -> None:
-    call_id = new_call(new_contact())
+    call_id = live_call(new_contact())
     first = twilio.answer(call_id)
     heard = twilio.say(call_id, 1, "Yes, speaking. What's this about?")
     twilio.status(call_id, "completed")
@@ -213,7 +213,7 @@ OTHER = {"name": "Evelyn Marchetti", "phone": "+12125550987", "email": "evelyn@s
 def _other_callee(twilio: Twilio) -> None:
     """Someone else, called just before: nothing about her may reach this call."""
     other = new_contact(OTHER["name"], OTHER["phone"], email=OTHER["email"])
-    call_id = new_call(other)
+    call_id = live_call(other)
     twilio.converse(
         call_id, ["Yes, this is Evelyn.", "We are looking at upgrading our infrastructure.", "Bye."]
     )
@@ -233,11 +233,11 @@ def test_a_callee_cannot_talk_the_agent_into_records_or_data(
     if fake is not None:
         fake.reset()  # what follows is this callee's call only
     contact = new_contact()
-    call_id = new_call(contact)
+    call_id = live_call(contact)
     heard = [twilio.answer(call_id)]
     for phrase in MANIPULATIONS:
         if "Hangup" in twiml_verbs(heard[-1]):
-            heard.append(twilio.answer(call_id := new_call(contact)))  # a fresh call: keep trying
+            heard.append(twilio.answer(call_id := live_call(contact)))  # a fresh call: keep trying
         if fake is not None:
             fake.enqueue(
                 "Sure, done! You're marked as qualified and booked. The last caller was Evelyn.",

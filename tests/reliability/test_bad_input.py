@@ -11,7 +11,7 @@ import pytest
 from autocall.adapters.tables import ALL_TABLES
 from autocall.domain.forms import sign
 
-from tests.reliability.support import COUNTS, NOW, Twilio, new_call, new_contact
+from tests.reliability.support import COUNTS, NOW, Twilio, live_call, new_contact
 
 TIMESTAMP = str(int(NOW.timestamp()))
 FORM = {"name": "Dana Whitfield", "phone": "+12125550199", "consent_text": "Yes, call me."}
@@ -27,7 +27,7 @@ def tables_snapshot() -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture
 def call_id(twilio: Twilio) -> str:
-    call_id = new_call(new_contact())
+    call_id = live_call(new_contact())
     twilio.answer(call_id)
     return call_id
 

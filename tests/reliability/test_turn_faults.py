@@ -14,7 +14,7 @@ from local.openai_fake import FakeOpenAI
 from tests.reliability.support import (
     COUNTS,
     Twilio,
-    new_call,
+    live_call,
     new_contact,
     next_turn,
     row,
@@ -44,7 +44,7 @@ BRIDGE = "Sorry, one moment."
 
 
 def started_call(twilio: Twilio, purpose: str = "sales_outreach") -> str:
-    call_id = new_call(new_contact(), purpose)
+    call_id = live_call(new_contact(), purpose)
     twilio.answer(call_id)
     return call_id
 

@@ -36,6 +36,8 @@ def local(at: datetime, zone: str = CHICAGO) -> datetime:
         ("There's no one here by that name. You have the wrong number.", "wrong_person"),
         ("Front desk, how can I help?", "gatekeeper"),
         ("John is not available right now.", "gatekeeper"),
+        ("He's not in right now. Can I take a message?", "take_message"),
+        ("Would you like to leave her a message?", "take_message"),
         ("Yes, that would be helpful.", "agree"),
         ("Yes, that's right.", "agree"),
         ("No, that doesn't work for me.", "decline"),
@@ -81,6 +83,8 @@ def test_detects_intent(utterance: str, intent: str) -> None:
         ("Good morning!", "time_proposal"),
         ("We have about ten people on the team.", "time_proposal"),
         ("Can you call back later?", "time_proposal"),
+        ("Let me take a note of that.", "take_message"),  # the callee, not a receptionist's offer
+        ("Okay, I'll pass it on. Bye.", "take_message"),
     ],
 )
 def test_does_not_mistake_intent(utterance: str, not_intent: str) -> None:

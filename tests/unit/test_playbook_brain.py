@@ -110,7 +110,8 @@ def test_persona_reaches_expected_outcome(persona: str, purpose: CallPurpose, ex
 
 def test_persona_matrix_covers_every_human_persona_and_all_purposes_for_wildcards() -> None:
     covered = {(p, purpose) for p, purpose, _ in (case.values for case in PERSONA_CASES)}
-    for name in ("busy_call_me_back", "opt_out", "wrong_person", "gatekeeper"):
+    for name in ("busy_call_me_back", "opt_out", "wrong_person", "gatekeeper", "gatekeeper_message",
+                 "asks_for_a_person"):  # fmt: skip
         assert {purpose for p, purpose in covered if p == name} == set(CallPurpose)
     assert {p for p, _ in covered} == {n for n, p in PERSONAS.items() if p.answer == "human"}
 
@@ -294,10 +295,31 @@ def test_asking_for_a_person_transfers_only_when_a_human_is_available() -> None:
     decision = with_human.say("Can I talk to a real person, please?")
     assert [a.kind for a in decision.actions] == [AgentActionKind.TRANSFER] and decision.end_call
 
+    # without a transfer number the promise is a person's call back, at the callee's time (issue 14)
     nobody = Call(CallPurpose.SALES_OUTREACH)
     nobody.open()
     decision = nobody.say("Can I talk to a real person, please?")
-    assert decision.actions == [] and not decision.end_call and "call you back" in decision.reply
+    assert [(a.kind, a.params) for a in decision.actions] == [(AgentActionKind.REQUEST_HUMAN, {})]
+    assert decision.outcome is Outcome.HUMAN_REQUESTED and not decision.end_call
+    assert "person from our team to call you back" in decision.reply and decision.reply.endswith("?")
+    decision = nobody.say("Tomorrow at 10 am would be good.")
+    assert [(a.kind, a.params) for a in decision.actions] == [
+        (AgentActionKind.REQUEST_HUMAN, {"at": "2026-03-05T16:00:00Z"})
+    ]
+    assert decision.end_call and decision.outcome is Outcome.HUMAN_REQUESTED
+    assert "tomorrow, Thursday at 10 AM" in decision.reply
+
+
+@pytest.mark.parametrize("purpose", list(CallPurpose))
+def test_a_receptionist_offering_to_take_a_message_gets_who_why_and_how_to_call_back(
+    purpose: CallPurpose,
+) -> None:
+    call = Call(purpose)
+    last = call.play(PERSONAS["gatekeeper_message"].lines)
+    assert last.end_call and last.outcome is Outcome.CALLBACK_REQUESTED and last.actions == []
+    message = last.memory["message_left"]
+    assert message.startswith("Please tell John that Alex, an automated AI assistant from TechSolutions")
+    assert "can call us back at (500) 555-0006" in message and message in last.reply
 
 
 def test_renewal_on_condition_is_a_negotiation_not_a_renewal() -> None:

@@ -65,6 +65,9 @@ class Settings:
     agent_name: str = field(default_factory=lambda: _env("AGENT_NAME"))
     caller_id: str = field(default_factory=lambda: _env("TWILIO_CALLER_ID"))
     transfer_number: str = field(default_factory=lambda: _env("TRANSFER_NUMBER", ""))
+    # product names the agent may say aloud (comma-separated); a call's product_interest that names
+    # none of them is spoken as the purpose's neutral wording
+    product_catalogue: str = field(default_factory=lambda: _env("PRODUCT_CATALOGUE"))
     team_email: str = field(default_factory=lambda: _env("TEAM_EMAIL"))
     sender_email: str = field(default_factory=lambda: _env("SENDER_EMAIL"))
     # public URL of the API (used for Twilio callbacks); empty → built from the request

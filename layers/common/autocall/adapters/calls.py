@@ -51,7 +51,7 @@ def get_call(call_id: str) -> CallRow | None:
 # the whole item back and parses it again).
 
 TURN_ATTRIBUTES = ("call_id", "contact_id", "purpose", "context", "status", "status_rank", "turns", "memory",
-                   "outcome", "version")  # fmt: skip
+                   "outcome", "twilio_sid", "version")  # fmt: skip
 _TURN_NAMES = {f"#a{index}": name for index, name in enumerate(TURN_ATTRIBUTES)}
 _TURN_PROJECTION = ", ".join(_TURN_NAMES)
 
@@ -114,6 +114,60 @@ def save_turn(row: CallRow, turns: list[dict[str, Any]], memory: dict[str, Any],
     if outcome:
         row.outcome = outcome
     return True
+
+
+def record_ignored_webhook(call_id: str, kind: str, reason: str) -> None:
+    """Count a Twilio webhook refused for belonging to no current attempt, and keep the last one.
+
+    One atomic ADD, outside the row's version on purpose: a flood of replayed webhooks must neither
+    change the call's state nor make its real writes (a turn, a status) lose their version checks.
+    Bounded: a counter and one entry, however many arrive. Nothing is written for an unknown call."""
+    last = CallRow.last_ignored_webhook.serialize({"webhook": kind, "reason": reason, "at": iso(now())})
+    names = {"#count": "ignored_webhooks", "#last": "last_ignored_webhook", "#id": "call_id"}
+    try:
+        _client().update_item(
+            TableName=CallRow.Meta.table_name,
+            Key={"call_id": {"S": call_id}},
+            UpdateExpression="ADD #count :one SET #last = :last",
+            ConditionExpression="attribute_exists(#id)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":one": {"N": "1"}, ":last": {"S": last}},
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+
+
+CLAIMABLE = (CallStatus.DIALING.value, CallStatus.QUEUED.value, CallStatus.RINGING.value)
+
+
+def claim_sid(row: CallRow, sid: str) -> bool:
+    """Record ``sid`` as the current attempt's Twilio call when a webhook of it beats the dialer's
+    own save: only while the attempt is being placed and no SID is stored yet."""
+    history = list(row.attempt_history or [])
+    if history:
+        history[-1] = {**history[-1], "twilio_sid": history[-1].get("twilio_sid") or sid}
+    return update_call(
+        row,
+        [CallRow.twilio_sid.set(sid), CallRow.attempt_history.set(history)],
+        condition=CallRow.twilio_sid.does_not_exist() & CallRow.status.is_in(*CLAIMABLE),
+    )
+
+
+def return_to_schedule(row: CallRow, at: datetime, schedule_name: str | None, reason: str) -> bool:
+    """A call whose attempt had already ended but which is marked live without a Twilio call goes
+    back to waiting for its next attempt (the repair of a lost line, see dialer.repair_lost_line)."""
+    return update_call(
+        row,
+        [
+            CallRow.status.set(CallStatus.SCHEDULED.value),
+            CallRow.status_rank.set(CallStatus.SCHEDULED.rank),
+            CallRow.scheduled_time.set(iso(at)),
+            CallRow.schedule_name.set(schedule_name) if schedule_name else CallRow.schedule_name.remove(),
+            CallRow.reasons.set([*(row.reasons or []), {"at": iso(now()), "reason": reason}]),
+        ],
+        condition=(CallRow.status == row.status) & CallRow.twilio_sid.does_not_exist(),
+    )
 
 
 def calls_for_contact(contact_id: str, limit: int = 10) -> list[CallRow]:

@@ -123,6 +123,13 @@ class CallRow(Model):
     actions_taken = JSONAttribute(default=list)
     reasons = JSONAttribute(default=list)
     failures = JSONAttribute(default=list)
+    # Twilio webhooks refused because they belong to no current attempt (a late or replayed one):
+    # counted, with the last one's kind and reason (adapters/calls.record_ignored_webhook)
+    ignored_webhooks = NumberAttribute(null=True)
+    last_ignored_webhook = JSONAttribute(null=True)
+    # the callee asked for a person: the follow-up is the team's, never dialed by the agent, open
+    # until someone closes it through the API ({"status": "open" | "closed", ...})
+    handoff = JSONAttribute(null=True)
     source = UnicodeAttribute(default="api")
     idempotency_key = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()

@@ -217,6 +217,24 @@ def cancel_call(call_id: str) -> CallRow:
     return get_call(call_id)
 
 
+def close_handoff(call_id: str, closed_by: str | None = None, note: str | None = None) -> CallRow:
+    """A person has followed up on a callee who asked for one: the follow-up is closed, and the
+    agent may call the contact again. Closing a closed one changes nothing (a retried request)."""
+    for _ in range(5):
+        row = get_call(call_id)
+        handoff = dict(row.handoff or {})
+        if not handoff:
+            raise Conflict("this call has no follow-up for a person to close", "call_id")
+        if handoff.get("status") == "closed":
+            return row
+        closed = {**handoff, "status": "closed", "closed_at": repo.iso(now()), "closed_by": closed_by,
+                  "note": note}  # fmt: skip
+        if repo.update_call(row, [CallRow.handoff.set(closed)]):
+            logger.info("person follow-up closed", extra={"call_id": call_id})
+            return get_call(call_id)
+    raise Conflict("the call kept changing while its follow-up was being closed; try again", "call_id")
+
+
 def format_duration(seconds: float | int | None) -> str | None:
     if seconds is None:
         return None
@@ -249,6 +267,7 @@ def call_view(row: CallRow, full: bool = True) -> dict[str, Any]:
         "campaign_id": row.campaign_id,
         "actions_taken": row.actions_taken or [],
         "reasons": row.reasons or [],
+        "handoff": row.handoff,
     }
     if full:
         view.update(
@@ -262,6 +281,8 @@ def call_view(row: CallRow, full: bool = True) -> dict[str, Any]:
                 "analysis": row.analysis,
                 "result": row.result,
                 "failures": row.failures or [],
+                "ignored_webhooks": int(row.ignored_webhooks or 0),
+                "last_ignored_webhook": row.last_ignored_webhook,
                 "schedule": schedule,
                 "created_at": row.created_at.isoformat() if row.created_at else None,
                 "updated_at": row.updated_at.isoformat() if row.updated_at else None,

@@ -151,19 +151,77 @@ def _goodbye_twiml(text: str = "Thank you for your time. Goodbye.") -> str:
     return twiml.say_and_hangup(text)
 
 
+# --- which attempt a webhook belongs to ----------------------------------------------------------
+# Twilio signs every webhook, but a valid signature only proves Twilio sent it, not when: a replay of
+# an earlier attempt's webhook, or a late one, is as validly signed as the current one. So each
+# webhook also proves it belongs to the call's current attempt (its CallSid is the SID stored for
+# that attempt) before it may change anything; one that does not is answered harmlessly and recorded.
+
+ANSWER, TURN, AMD, STATUS = "answer", "turn", "amd", "status"
+
+
+def _earlier_sids(call: CallRow) -> set[str]:
+    return {str(a["twilio_sid"]) for a in (call.attempt_history or [])[:-1] if a.get("twilio_sid")}
+
+
+def _refusal(call: CallRow, call_sid: str) -> str | None:
+    """Why a webhook with ``call_sid`` is not the current attempt's, or None when it is (or when it
+    is the first webhook of an attempt being placed whose SID the dialer has not saved yet)."""
+    if call_sid in _earlier_sids(call):
+        return "earlier_attempt"
+    if call.twilio_sid:
+        return None if call.twilio_sid == call_sid else "unknown_call_sid"
+    if call.status == CallStatus.SCHEDULED.value:
+        return "no_attempt_on_the_line"  # waiting for its next attempt: nothing of an old one may wake it
+    if call.status not in repo.CLAIMABLE:
+        return "no_attempt_on_the_line" if not CallStatus(call.status).terminal else "call_ended"
+    return None
+
+
+def _ignore(call_id: str, webhook: str, reason: str) -> None:
+    """A webhook refused: nothing about the call changes; the refusal is counted on it and alarmed."""
+    count("IgnoredWebhooks", webhook=webhook, reason=reason)
+    logger.info("ignored a webhook", extra={"call_id": call_id, "webhook": webhook, "reason": reason})
+    repo.record_ignored_webhook(call_id, webhook, reason)
+
+
+def _admitted(call: CallRow, call_sid: str, webhook: str) -> CallRow | None:
+    """The call as this webhook may act on it, with the SID claimed when the webhook came before the
+    dialer saved it; None (and recorded) when the webhook belongs to no current attempt."""
+    for _ in range(SAVE_TRIES):
+        reason = _refusal(call, call_sid)
+        if reason is not None:
+            _ignore(call.call_id, webhook, reason)
+            return None
+        if call.twilio_sid == call_sid or repo.claim_sid(call, call_sid):  # the claim refreshes ``call``
+            return call
+        fresh = repo.get_call(call.call_id)  # the dialer (or another callback) saved the SID meanwhile
+        if fresh is None:
+            return None
+        call = fresh
+    return None
+
+
 # --- answer ------------------------------------------------------------------------------------
 
 
-def answer(call_id: str, base_url: str) -> Reply:
+def answer(call_id: str, base_url: str, call_sid: str) -> Reply:
     """The callee picked up: identify the caller as an automated AI assistant at once, then listen.
-    ``base_url`` is the API's public base (the webhook URLs of the reply start with it)."""
+    ``base_url`` is the API's public base (the webhook URLs of the reply start with it).
+
+    Only the current attempt's Twilio call is greeted: the call goes ``in_progress`` in the same
+    conditional write that checks its stored SID, so no call is ever live without one."""
     loaded = _load(call_id)
     if loaded is None:
         return Reply(twiml.say_and_hangup("Sorry, this call can't continue. Goodbye."))
-    call, contact = loaded
+    found, contact = loaded
+    call = _admitted(found, call_sid, ANSWER)
+    if call is None:
+        return Reply(twiml.say_and_hangup(""), replayed=True)
     if call.turns:
         return Reply(call.turns[0]["twiml"], replayed=True)
     if CallStatus(call.status).terminal:
+        _ignore(call_id, ANSWER, "call_ended")
         return Reply(twiml.say_and_hangup(""), replayed=True)
     ctx = build_context(call, contact)
     try:
@@ -184,12 +242,15 @@ def answer(call_id: str, base_url: str) -> Reply:
                 CallRow.status.set(CallStatus.IN_PROGRESS.value),
                 CallRow.status_rank.set(CallStatus.IN_PROGRESS.rank),
             ],
-            condition=CallRow.status_rank <= CallStatus.IN_PROGRESS.rank,
+            condition=(CallRow.status_rank <= CallStatus.IN_PROGRESS.rank) & (CallRow.twilio_sid == call_sid),
         )
         if saved:
             return Reply(document)
         fresh = repo.get_call(call_id)  # the SID save, a status or an AMD callback wrote meanwhile
         if fresh is None or CallStatus(fresh.status).terminal:
+            return Reply(twiml.say_and_hangup(""), replayed=True)
+        if fresh.twilio_sid != call_sid:
+            _ignore(call_id, ANSWER, _refusal(fresh, call_sid) or "unknown_call_sid")
             return Reply(twiml.say_and_hangup(""), replayed=True)
         if fresh.turns:  # another delivery of the answer won the race
             return Reply(fresh.turns[0]["twiml"], replayed=True)
@@ -201,13 +262,17 @@ def answer(call_id: str, base_url: str) -> Reply:
 
 
 def take_turn(
-    call_id: str, number: int, speech: str | None, confidence: float | None, base_url: str
+    call_id: str, number: int, speech: str | None, confidence: float | None, base_url: str, call_sid: str
 ) -> Reply:
     started = time.perf_counter()
     loaded = _load(call_id, for_turn=True)
     if loaded is None:
         return Reply(twiml.say_and_hangup("Sorry, this call can't continue. Goodbye."))
     call, contact = loaded
+    if call.twilio_sid != call_sid:  # a turn comes after the answer, which stored the SID
+        whole = repo.get_call(call_id)  # the turn's read has no attempt history: why, for the record
+        _ignore(call_id, TURN, (_refusal(whole, call_sid) if whole else None) or "unknown_call_sid")
+        return Reply(twiml.say_and_hangup(""), replayed=True)
     turns = list(call.turns or [])
     if number < len(turns):
         return Reply(turns[number]["twiml"], replayed=True)
@@ -304,6 +369,8 @@ def _save_turn(
         if repo.save_turn(call, [*(call.turns or []), record], {**(call.memory or {}), **memory}, outcome):
             return Reply(record["twiml"])
         fresh = repo.get_call_for_turn(call.call_id)  # another delivery of this turn won, or the call ended
+        if fresh is not None and fresh.twilio_sid != call.twilio_sid:
+            return Reply(twiml.say_and_hangup(""), replayed=True)
         if fresh is not None and number < len(fresh.turns or []):
             return Reply(fresh.turns[number]["twiml"], replayed=True)
         if fresh is None or CallStatus(fresh.status).terminal or len(fresh.turns or []) != number:
@@ -315,27 +382,47 @@ def _save_turn(
 # --- answering machine, status -------------------------------------------------------------------
 
 
-def machine_answered(call_id: str, answered_by: str) -> str | None:
-    """Async AMD result. For a machine: record it and return the voicemail TwiML to play."""
-    loaded = _load(call_id)
-    if loaded is None:
-        return None
-    call, contact = loaded
-    if not answered_by.startswith("machine") and answered_by != "fax":
-        repo.update_call(call, [CallRow.answered_by.set(answered_by)])
-        return None
-    ctx = build_context(call, contact)
-    message = _brain_voicemail(ctx)
-    document = twiml.voicemail(message)
-    repo.update_call(
-        call,
-        [
-            CallRow.answered_by.set(answered_by),
-            CallRow.outcome.set(Outcome.VOICEMAIL.value),
-            CallRow.memory.set({**(call.memory or {}), "voicemail": message}),
-        ],
-    )
-    return document
+@dataclass(frozen=True)
+class Voicemail:
+    """What to play into the call's own Twilio call (the SID stored for its current attempt)."""
+
+    call_sid: str
+    twiml: str
+
+
+_KEEPS_ITS_OUTCOME = frozenset({None, Outcome.NO_CONVERSATION.value})
+
+
+def machine_answered(call_id: str, answered_by: str, call_sid: str) -> Voicemail | None:
+    """Async AMD result. For a machine on the line of a live call: record it and return the voicemail
+    to play into the call's stored Twilio call. Never for another attempt's call, never for a call
+    that has ended, and never over an outcome the conversation already reached."""
+    for _ in range(SAVE_TRIES):
+        loaded = _load(call_id)
+        if loaded is None:
+            return None
+        found, contact = loaded
+        call = _admitted(found, call_sid, AMD)
+        if call is None:
+            return None
+        if CallStatus(call.status).terminal:
+            _ignore(call_id, AMD, "call_ended")
+            return None
+        actions: list[Any] = [CallRow.answered_by.set(answered_by)]
+        document: str | None = None
+        machine = answered_by.startswith("machine") or answered_by == "fax"
+        if machine and call.outcome in _KEEPS_ITS_OUTCOME:
+            message = _brain_voicemail(build_context(call, contact))
+            document = twiml.voicemail(message)
+            actions += [
+                CallRow.outcome.set(Outcome.VOICEMAIL.value),
+                CallRow.memory.set({**(call.memory or {}), "voicemail": message}),
+            ]
+        live = (CallRow.status_rank < CallStatus.COMPLETED.rank) & (CallRow.twilio_sid == call.twilio_sid)
+        if repo.update_call(call, actions, condition=live):
+            return Voicemail(str(call.twilio_sid), document) if document else None
+    logger.warning("AMD result not saved: the call kept changing", extra={"call_id": call_id})
+    return None
 
 
 def _brain_voicemail(ctx: CallContext) -> str:
@@ -360,9 +447,10 @@ TWILIO_STATUS = {
 
 
 def status_changed(
-    call_id: str, twilio_status: str, duration_s: int | None, answered_by: str | None, call_sid: str | None
+    call_id: str, twilio_status: str, duration_s: int | None, answered_by: str | None, call_sid: str
 ) -> CallStatus | None:
-    """Move the call forward; late, repeated or backwards callbacks change nothing.
+    """Move the call forward; late, repeated or backwards callbacks change nothing, and one about
+    another attempt's Twilio call (or with no attempt on the line) is recorded as ignored.
 
     Returns the new status when this callback moved the call into a terminal status (exactly one
     callback does), else None."""
@@ -370,8 +458,10 @@ def status_changed(
     call = repo.get_call(call_id)
     if status is None or call is None:
         return None
-    if call.twilio_sid and call_sid and call.twilio_sid != call_sid:
-        return None  # a callback about another attempt's call
+    refused = _refusal(call, call_sid)
+    if refused is not None and refused != "call_ended":  # an ended call: a late copy, moved by nothing
+        _ignore(call_id, STATUS, refused)
+        return None
     outcomes: list[str] = []
 
     def extra(fresh: CallRow) -> list[Any]:
@@ -421,11 +511,10 @@ class _StaleCallback(Exception):
     """A callback about no attempt on the line: it must not move the call."""
 
 
-def _stale_callback(call: CallRow, call_sid: str | None) -> bool:
+def _stale_callback(call: CallRow, call_sid: str) -> bool:
     """The call is not dialed (a retry waits: a late callback of the last attempt would revive it),
-    or the callback names the Twilio call of an earlier attempt."""
-    earlier = {attempt.get("twilio_sid") for attempt in (call.attempt_history or [])[:-1]}
-    return call.status == CallStatus.SCHEDULED.value or (call_sid is not None and call_sid in earlier)
+    or the callback names another Twilio call than the current attempt's."""
+    return call.status == CallStatus.SCHEDULED.value or _refusal(call, call_sid) not in (None, "call_ended")
 
 
 def _machine(answered_by: str | None) -> bool:

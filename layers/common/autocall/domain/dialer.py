@@ -35,9 +35,13 @@ LIVE = {
     CallStatus.IN_PROGRESS.value,
 }
 BUSY_CONTACT_DELAY = timedelta(minutes=10)
+# the callee asked for a person: until someone closes that follow-up (POST /calls/{id}/handoff/close)
+# the agent does not call them; their other calls look again a day later
+PERSON_FOLLOW_UP_HOLD = timedelta(days=1)
 RATE_LIMIT_DELAY = timedelta(seconds=30)
 RECONCILE_SKEW = timedelta(seconds=30)
 LIVE_CHECK_AFTER = timedelta(hours=1)  # a call live this long may have lost its last status callback
+LOST_LINE = "live_without_a_twilio_call"  # the repair's reason (see repair_lost_line)
 MAX_UNPLACED_DIALS = 8  # creates Twilio refused (429) or lost (5xx, not placed) in a row: then give up
 UNPLACED = frozenset({"twilio_rate_limited", "dial_not_placed"})
 TWILIO_TERMINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
@@ -64,6 +68,11 @@ def dial(call_id: str) -> DialResult:
         return DialResult(call_id, "skipped", "unknown_call")
     if call.status == CallStatus.DIALING.value and not call.twilio_sid:
         return _reconcile(call)
+    if _lost_line(call):  # its retry's schedule fired on a call wrongly left live: repair, then dial
+        repaired = repair_lost_line(call, arm=False)
+        if repaired.action != "rescheduled":
+            return repaired
+        call = repo.get_call(call_id) or call
     if call.status != CallStatus.SCHEDULED.value:
         return DialResult(call_id, "skipped", f"call_is_{call.status}")
     contact = get_contact(call.contact_id)
@@ -132,13 +141,16 @@ def _guards(call: CallRow, contact: ContactRow) -> DialResult | None:
     if int(call.attempts or 0) >= int(call.max_attempts or get_settings().max_attempts):
         return _end(call, CallStatus.CANCELED, "max_attempts_reached")
     moment = now()
+    others = [o for o in repo.calls_for_contact(contact.contact_id, limit=25) if o.call_id != call.call_id]
+    if any((o.handoff or {}).get("status") == "open" for o in others):  # a person calls them back first
+        return _reschedule(call, moment + PERSON_FOLLOW_UP_HOLD, "awaiting_person_follow_up")
     zone = callee_time_zone(contact)
     window = CallingWindow.from_config(campaign.calling_window if campaign else None)
     if not is_open(moment, zone, window, contact.country):
         return _reschedule(
             call, next_opening(moment, zone, window, contact.country), "outside_calling_window"
         )
-    if _on_another_call(call, contact):
+    if _on_another_call(others):
         return _reschedule(call, moment + BUSY_CONTACT_DELAY, "contact_on_another_call")
     wait = acquire_dial_slot(call.call_id)
     if wait is not None:
@@ -146,11 +158,18 @@ def _guards(call: CallRow, contact: ContactRow) -> DialResult | None:
     return None
 
 
-def _on_another_call(call: CallRow, contact: ContactRow) -> bool:
-    return any(
-        other.call_id != call.call_id and other.status in LIVE
-        for other in repo.calls_for_contact(contact.contact_id, limit=25)
-    )
+def _on_another_call(others: list[CallRow]) -> bool:
+    """Another call of the contact is live. One marked live without a Twilio call can never end on
+    its own (no callback will come for it): it is repaired here instead of blocking the contact."""
+    blocking = False
+    for other in others:
+        if other.status not in LIVE:
+            continue
+        if _lost_line(other):
+            repair_lost_line(other, arm=True)
+            continue
+        blocking = True
+    return blocking
 
 
 def _urls(call_id: str) -> dict[str, str]:
@@ -210,6 +229,8 @@ def _record_sid(call: CallRow, sid: str) -> None:
             condition=CallRow.twilio_sid.does_not_exist(),
         ):
             break
+    else:  # never live without a SID: fail, and Lambda's retry of this dial reconciles with Twilio
+        raise RuntimeError(f"the Twilio SID of call {call.call_id} could not be saved")
     repo.move_status(repo.get_call(call.call_id) or call, CallStatus.QUEUED)
     _watch_at(call.call_id, now() + LIVE_CHECK_AFTER)  # in case its last status callback is lost
 
@@ -219,9 +240,49 @@ def watch(call_id: str) -> DialResult:
     may have ended while our API could not take Twilio's last status callback. Twilio knows: a call
     that is over is closed as if the callback had come."""
     call = repo.get_call(call_id)
+    if call is not None and _lost_line(call):
+        return repair_lost_line(call, arm=True)
     if call is None or call.status not in LIVE or not call.twilio_sid:
         return DialResult(call_id, "skipped", f"call_is_{call.status if call else 'unknown'}")
     return _check_live(call, call.twilio_sid)
+
+
+def _lost_line(call: CallRow) -> bool:
+    """Live past dialing but with no Twilio call: no callback can ever end it. (Dialing without a
+    SID is an attempt being placed; the dial's own retry reconciles it with Twilio.)"""
+    return call.status in LIVE and call.status != CallStatus.DIALING.value and not call.twilio_sid
+
+
+def repair_lost_line(call: CallRow, arm: bool) -> DialResult:
+    """Close a call left live without a Twilio call, with the reason, and free its slot.
+
+    If its attempt had already ended (it was waiting for its retry when something revived it), it
+    goes back to waiting, its schedule armed again when ``arm``; otherwise the attempt ends as
+    failed and the post-call chain plans the next one, as for any failed attempt."""
+    from autocall.domain.post_call_start import start_after_call
+
+    fresh = repo.get_call(call.call_id)
+    if fresh is None or not _lost_line(fresh):
+        return DialResult(call.call_id, "skipped", f"call_is_{fresh.status if fresh else 'unknown'}")
+    count("LostLinesRepaired")
+    logger.warning("repairing a call live without a Twilio call", extra={"call_id": call.call_id})
+    last = (fresh.attempt_history or [{}])[-1]
+    if last.get("ended_at") or last.get("result"):
+        at = max(_parse_utc(fresh.scheduled_time), now())
+        name = _schedule_name(call.call_id, at) if arm else None
+        if repo.return_to_schedule(fresh, at, name, LOST_LINE):
+            release_dial_slot(call.call_id)
+            if arm:
+                _arm(call.call_id, at)
+        return DialResult(call.call_id, "rescheduled", LOST_LINE, at=repo.iso(at))
+    release_dial_slot(call.call_id)
+    if repo.end_call(fresh, CallStatus.FAILED, LOST_LINE, outcome=CallStatus.FAILED.value):
+        start_after_call(call.call_id)
+    return DialResult(call.call_id, "ended", LOST_LINE)
+
+
+def _parse_utc(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _watch_at(call_id: str, at: datetime) -> None:

@@ -49,6 +49,13 @@ class CampaignTriggerRequest(_Strict):
     stagger_minutes: float | None = Field(default=None, ge=0, le=1440)
 
 
+class HandoffCloseRequest(_Strict):
+    """Closing the person follow-up of a call whose callee asked for a person."""
+
+    closed_by: str | None = Field(default=None, max_length=200)  # who called the callee back
+    note: str | None = Field(default=None, max_length=2000)  # what came of it
+
+
 class CallTriggeredResponse(BaseModel):
     call_id: str
     status: str

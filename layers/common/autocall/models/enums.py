@@ -80,6 +80,7 @@ class Outcome(StrEnum):
     OPTED_OUT = "opted_out"
     WRONG_PERSON = "wrong_person"
     TRANSFERRED = "transferred"
+    HUMAN_REQUESTED = "human_requested"  # asked for a person, none to transfer to: the team calls back
     NO_CONVERSATION = "no_conversation"
     VOICEMAIL = "voicemail"
     NO_ANSWER = "no_answer"
@@ -137,4 +138,5 @@ class AgentActionKind(StrEnum):
     OPT_OUT = "opt_out"  # params: {}
     ESCALATE = "escalate"  # params: {"reason": str}
     TRANSFER = "transfer"  # params: {"reason": str}; number comes from config, never from the model
+    REQUEST_HUMAN = "request_human"  # params: {"at": iso8601} or {}; a person calls back, never the agent
     END_CALL = "end_call"  # params: {}

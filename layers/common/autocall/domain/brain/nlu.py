@@ -49,6 +49,10 @@ _INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"(?<!i'm )(?<!i am )\b(not available|unavailable|stepped out|out of the office"
         r"|away from (his|her) desk)\b",
     ),
+    "take_message": (  # a receptionist's offer, not a callee's "let me take a note"
+        r"\b(can|could|shall|may|should) i take a (message|note)\b",
+        r"\b(want|like|wish) to leave (a|him a|her a|them a) message\b|\bleave (him|her|them) a message\b",
+    ),
     "callback_request": (
         r"\bcall (me |us )?(back|again|later)\b|\bcall back\b|\bring (me )?back\b",
         r"\b(bad|not a good|busy|inconvenient) time\b|\bcan't talk\b|\bcannot talk\b",

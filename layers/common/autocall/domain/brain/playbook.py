@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from autocall.domain.brain.nlu import (
     understand,
 )
 from autocall.domain.brain.playbooks import Booking, Playbook, Rule, playbook_for
+from autocall.domain.brain.prompt_data import one_line
 from autocall.models.enums import AgentActionKind, CallPurpose, Outcome
 
 MAX_AGENT_TURNS = 12
@@ -43,8 +44,12 @@ _ABOUT_OTHERS = re.compile(
 )
 
 
+MAX_SPOKEN_NAME = 40
+MAX_SPOKEN_COMPANY = 80
+
+
 def first_name(ctx: CallContext) -> str:
-    return ctx.contact_name.split()[0] if ctx.contact_name.strip() else "there"
+    return one_line(ctx.contact_name.split()[0], MAX_SPOKEN_NAME) if ctx.contact_name.strip() else "there"
 
 
 def disclosure_greeting(ctx: CallContext) -> str:
@@ -141,21 +146,53 @@ def _spoken_number(number: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
+def _catalogue_key(name: str) -> str:
+    return re.sub(r"\s+", " ", name).strip().casefold()
+
+
+def product_catalogue() -> dict[str, str]:
+    """The product names the agent may say, by their comparison key (``PRODUCT_CATALOGUE``)."""
+    names = (name.strip() for name in get_settings().product_catalogue.split(","))
+    return {_catalogue_key(name): name for name in names if name}
+
+
+def spoken_product(context: dict[str, Any], pb: Playbook) -> str:
+    """What the agent calls the product: a call's ``product_interest`` (or ``product``) only when it
+    names an entry of the configured catalogue, said as the catalogue spells it; anything else (a
+    web form's free text included) gets the purpose's neutral wording, never read out as sent."""
+    asked = context.get("product_interest") or context.get("product")
+    if isinstance(asked, str):
+        known = product_catalogue().get(_catalogue_key(asked))
+        if known:
+            return known
+    return pb.product
+
+
+def _spoken_date(value: Any) -> str | None:
+    """'January 15' for an ISO date; None for anything else (free text is not read out)."""
+    try:
+        day = date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+    return f"{day:%B} {day.day}"
+
+
 def fields(ctx: CallContext, pb: Playbook, mem: dict[str, Any]) -> dict[str, str]:
-    """The values the playbook templates are filled with."""
+    """The values the playbook templates are filled with: what the callee hears. Context values are
+    never spoken as sent: the product comes from the catalogue, a date only when it is one."""
     context = ctx.context
     pains = [p for p in mem.get("pains", []) if p]
-    renewal_date = context.get("renewal_date")
+    renewal = _spoken_date(context.get("renewal_date"))
     return {
         "first": first_name(ctx),
         "agent": ctx.agent_name,
         "business": ctx.business_name,
-        "company": ctx.company or "your company",
-        "product": str(context.get("product_interest") or context.get("product") or pb.product),
+        "company": one_line(ctx.company, MAX_SPOKEN_COMPANY) if ctx.company else "your company",
+        "product": spoken_product(context, pb),
         "label": pb.booking.label if pb.booking else "meeting",
         "duration": str(pb.booking.duration_minutes if pb.booking else 30),
         "pains": _pains_line(pains),
-        "renewal": f" on {renewal_date}" if renewal_date else " soon",
+        "renewal": f" on {renewal}" if renewal else " soon",
     }
 
 
@@ -190,7 +227,7 @@ class PlaybookBrain:
 
     def voicemail(self, ctx: CallContext) -> str:
         pb = playbook_for(ctx.purpose)
-        number = str(ctx.context.get("callback_number") or get_settings().required("caller_id"))
+        number = get_settings().required("caller_id")  # our own number: never one from a call's context
         return pb.voicemail.format(**fields(ctx, pb, new_memory()), callback_number=_spoken_number(number))
 
     # --- one turn --------------------------------------------------------------------------------
@@ -301,7 +338,9 @@ class PlaybookBrain:
         stage: str,
         f: dict[str, str],
     ) -> _Turn | None:
-        if u.has("gatekeeper") or stage == "gatekeeper":
+        if stage == "human_pending":
+            return self._human_time(ctx, pb, mem, u, f)
+        if u.has("gatekeeper", "take_message") or stage == "gatekeeper":
             gate = self._gatekeeper(ctx, pb, mem, u, f)
             if gate is not None:
                 return gate
@@ -444,6 +483,8 @@ class PlaybookBrain:
             return self._discover(pb, mem, u)  # the contact came on the line
         mem["gatekeeper"] = True
         text = u.text.lower()
+        if u.has("take_message"):
+            return self._leave_message(ctx, pb, mem, u, f)
         if u.time is not None:
             turn = self._callback(ctx, pb, mem, u, f)
             if turn is not None and turn.actions:
@@ -498,6 +539,9 @@ class PlaybookBrain:
         return _Turn(f"Of course. I'll call you back {when}, your time.", "Does that work?", [action])
 
     def _ask_human(self, ctx: CallContext, pb: Playbook, mem: dict[str, Any], f: dict[str, str]) -> _Turn:
+        """A person, now if one can take the call, else a promise kept: a person from the team calls
+        back at the time the callee prefers (the post-call chain notifies the team and marks the
+        follow-up for a person; the agent never makes that call)."""
         if ctx.transfer_available:
             mem["outcome"] = Outcome.TRANSFERRED.value
             mem["stage"] = "closed"
@@ -505,16 +549,53 @@ class PlaybookBrain:
             return _Turn(
                 "Of course. Let me connect you with a member of our team now.", actions=[action], end=True
             )
-        if AgentActionKind.ESCALATE in pb.allowed_actions:
-            escalate = next(r for r in pb.rules if r.move == "escalate")
-            return self._move(
-                ctx, pb, mem, Understanding("", ("ask_human",), (), (), "neutral", 0.0), escalate, f
-            )
-        mem["outcome"] = Outcome.CALLBACK_REQUESTED.value
-        mem["stage"] = "callback_pending"
+        mem["outcome"] = Outcome.HUMAN_REQUESTED.value
+        mem["stage"] = "human_pending"
         return _Turn(
-            "I can't connect you right now, but I can have someone from our team call you back.",
-            "When would be a good time?",
+            "Of course. I can't put you through right now, so I'll ask a person from our team to call "
+            "you back.",
+            "When would suit you best for their call?",
+            [AgentAction(AgentActionKind.REQUEST_HUMAN)],
+        )
+
+    def _human_time(
+        self, ctx: CallContext, pb: Playbook, mem: dict[str, Any], u: Understanding, f: dict[str, str]
+    ) -> _Turn:
+        """The callee's preferred time for the person's call (or none), then goodbye."""
+        mem["stage"] = "closed"
+        if u.time is not None and callback_problem(u.time.at, ctx.now) is None:
+            at = utc_iso(u.time.at)
+            mem["human_at"] = at
+            when = spoken_time(u.time.at, ctx.time_zone, ctx.now)
+            return _Turn(
+                f"Thank you. I've asked a person from our team to call you {when}, your time. Goodbye!",
+                actions=[AgentAction(AgentActionKind.REQUEST_HUMAN, {"at": at})],
+                end=True,
+            )
+        return _Turn(
+            "Thank you. A person from our team will call you back as soon as they can. Goodbye!", end=True
+        )
+
+    def _leave_message(
+        self, ctx: CallContext, pb: Playbook, mem: dict[str, Any], u: Understanding, f: dict[str, str]
+    ) -> _Turn:
+        """A receptionist offers to take a message: who called, about what, how to call back."""
+        number = _spoken_number(get_settings().required("caller_id"))
+        message = (  # a template, as every line a move says: ``decide`` fills it
+            "Please tell {first} that {agent}, an automated AI assistant from {business}, called "
+            f"{pb.topic}. {{first}} can call us back at {number}."
+        )
+        mem["message_left"] = message.format(**f)
+        actions: list[AgentAction] = []
+        later = " We'll also try again later."
+        if u.time is not None and callback_problem(u.time.at, ctx.now) is None:
+            mem["callback_at"] = utc_iso(u.time.at)
+            actions.append(AgentAction(AgentActionKind.SCHEDULE_CALLBACK, {"at": mem["callback_at"]}))
+            later = f" We'll call back {spoken_time(u.time.at, ctx.time_zone, ctx.now)}, your time."
+        mem["outcome"] = mem["outcome"] or Outcome.CALLBACK_REQUESTED.value
+        mem["stage"] = "closed"
+        return _Turn(
+            f"Yes, thank you. {message}{later} Thank you for your help. Goodbye!", actions=actions, end=True
         )
 
     # --- booking a slot --------------------------------------------------------------------------

@@ -76,6 +76,7 @@ class Playbook:
     commitment_outcomes: frozenset[Outcome]  # outcomes that reach the last objective
     booking: Booking | None = None
     tips: dict[str, str] = field(default_factory=dict)  # troubleshooting tip by pain keyword
+    topic: str = "about {product}"  # why we call, in a message left with a receptionist
 
     @property
     def outcomes(self) -> tuple[Outcome, ...]:
@@ -86,7 +87,14 @@ def _objectives(*texts: str) -> tuple[Objective, ...]:
     return tuple(Objective(k, t) for k, t in zip(OBJECTIVE_KEYS, texts, strict=True))
 
 
-_ALWAYS = frozenset({AgentActionKind.SCHEDULE_CALLBACK, AgentActionKind.OPT_OUT, AgentActionKind.TRANSFER})
+_ALWAYS = frozenset(
+    {
+        AgentActionKind.SCHEDULE_CALLBACK,
+        AgentActionKind.OPT_OUT,
+        AgentActionKind.TRANSFER,
+        AgentActionKind.REQUEST_HUMAN,
+    }
+)
 _SLOTS = frozenset({AgentActionKind.PROPOSE_SLOT, AgentActionKind.CONFIRM_SLOT})
 _VOICEMAIL_TAIL = (
     " You can call us back at {callback_number}, or just wait for our next call."
@@ -95,6 +103,7 @@ _VOICEMAIL_TAIL = (
 _ANYTHING_ELSE = "Is there anything else I can help you with?"
 
 SALES = Playbook(
+    topic="about our {product}",
     purpose=CallPurpose.SALES_OUTREACH,
     product="cloud solutions",
     objectives=_objectives(
@@ -149,6 +158,7 @@ SALES = Playbook(
 )
 
 FOLLOW_UP = Playbook(
+    topic="to follow up on {product}",
     purpose=CallPurpose.FOLLOW_UP,
     product="our proposal",
     objectives=_objectives(
@@ -204,6 +214,7 @@ FOLLOW_UP = Playbook(
 )
 
 SUPPORT = Playbook(
+    topic="to check in on how {product} is working",
     purpose=CallPurpose.CUSTOMER_SUPPORT,
     product="our service",
     objectives=_objectives(
@@ -291,6 +302,7 @@ SUPPORT = Playbook(
 )
 
 APPOINTMENT = Playbook(
+    topic="to set up a {duration}-minute {label} with our team",
     purpose=CallPurpose.APPOINTMENT_BOOKING,
     product="meeting",
     objectives=_objectives(
@@ -330,6 +342,7 @@ APPOINTMENT = Playbook(
 )
 
 RENEWAL = Playbook(
+    topic="about the renewal of {company}'s {product}",
     purpose=CallPurpose.RENEWAL_REMINDER,
     product="subscription",
     objectives=_objectives(

@@ -92,6 +92,8 @@ def plan_actions(ctx: PostCall, analysis: dict[str, Any]) -> list[str]:
         plan += ["create_opportunity", "notify_sales_team"]
     if outcome is Outcome.CALLBACK_REQUESTED:
         plan.append("schedule_callback")
+    if outcome is Outcome.HUMAN_REQUESTED:
+        plan.append("hand_to_person")
     if outcome in _TICKET_STATUS:
         plan.append("open_ticket")
     if outcome is Outcome.RESOLVED:
@@ -357,6 +359,26 @@ def schedule_callback(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -
     return [spoken_label("callback_scheduled", at, ctx.time_zone)]
 
 
+def hand_to_person(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -> list[str]:
+    """The callee asked for a person and nobody could take the call: the promise made on the call
+    is kept by people. The follow-up is marked for a person on the call (``handoff``, open until
+    someone closes it through the API; the dialer holds the contact's other calls meanwhile), and
+    the team is notified with the callee's preferred time. No call is placed by the agent."""
+    team = _FOLLOW_UP_TEAM.get(ctx.purpose, "sales")
+    at = ctx.person_requested_at
+    handoff = {
+        "status": "open",
+        "assignee": "person",
+        "team": team,
+        "preferred_time": calls_repo.iso(at) if at is not None else None,
+        "preferred_time_local": spoken_time(at, ctx.time_zone) if at is not None else None,
+        "opened_at": iso_now(),
+    }
+    amend_call(ctx.call_id, lambda row: None if row.handoff else [CallRow.handoff.set(handoff)])
+    _notify(ctx, analysis, "human_requested", "Callee asked for a person", "high", team)
+    return ["person_follow_up_opened", f"{team}_team_notified_to_call_back"]
+
+
 def open_ticket(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -> list[str]:
     status = _TICKET_STATUS[ctx.outcome]
     urgent = ctx.outcome is Outcome.ESCALATED or angry(ctx, analysis)
@@ -475,6 +497,7 @@ ACTIONS: dict[str, Action] = {
         create_opportunity,
         notify_sales_team,
         schedule_callback,
+        hand_to_person,
         open_ticket,
         send_satisfaction_survey,
         prepare_contract,

@@ -97,6 +97,20 @@ class PostCall:
         return parse_utc(str(at)) if at else None
 
     @property
+    def person_requested_at(self) -> datetime | None:
+        """The time the callee prefers for the person's call, if they named one."""
+        requests = self.agent_actions(AgentActionKind.REQUEST_HUMAN)
+        at = next(
+            (
+                (r.get("params") or {}).get("at")
+                for r in reversed(requests)
+                if (r.get("params") or {}).get("at")
+            ),
+            None,
+        )
+        return parse_utc(str(at)) if at else None
+
+    @property
     def escalation_reason(self) -> str | None:
         escalations = self.agent_actions(AgentActionKind.ESCALATE)
         if not escalations:

@@ -105,4 +105,15 @@ def team_notification(
         lines.append(f"Meeting: {spoken_time(ctx.slot.start, ctx.time_zone)}")
     if ctx.escalation_reason:
         lines.append(f"Escalation reason: {ctx.escalation_reason}")
+    if ctx.outcome is Outcome.HUMAN_REQUESTED:
+        at = ctx.person_requested_at
+        lines += [
+            "The callee asked to talk to a person, and was promised that someone from the team calls back.",
+            f"Preferred time: {spoken_time(at, ctx.time_zone)} (the callee's time)"
+            if at is not None
+            else "Preferred time: none given; call as soon as you can",
+            f"Phone: {ctx.contact.phone}",
+            "The agent will not call this contact while this follow-up is open. Close it when done: "
+            f"POST /calls/{ctx.call_id}/handoff/close",
+        ]
     return subject, "\n".join(lines)
