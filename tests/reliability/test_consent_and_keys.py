@@ -23,7 +23,7 @@ from autocall.domain.forms import sign
 
 from local.lambdas import FakeLambdaContext
 from tests.integration.conftest import Aws
-from tests.reliability.support import COUNTS, NOW, Twilio, new_call, new_contact, new_number, row
+from tests.reliability.support import COUNTS, NOW, Twilio, live_call, new_contact, new_number, row
 from tests.reliability.test_bad_input import tables_snapshot
 
 FORM_SECRET = "local-form-secret"
@@ -120,7 +120,7 @@ def test_a_form_never_takes_over_an_existing_contact(twilio: Twilio, consented: 
 
 
 def opt_out_in_call(twilio: Twilio, contact: Any) -> None:
-    call_id = new_call(contact)
+    call_id = live_call(contact)  # placed: its webhooks carry its attempt's Twilio SID
     twilio.answer(call_id)
     twilio.say(call_id, 1, "Stop calling me. Put me on your do not call list.")
 
