@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from autocall.domain.phones import country_of, time_zone_of
+from autocall.domain.phones import country_of, time_zones_of
 from autocall.domain.windows import CallingWindow, is_open, next_opening
 
 NINE_TO_EIGHT = CallingWindow.from_config({"start": "09:00", "end": "20:00"})
@@ -55,7 +55,7 @@ def test_weekend_is_skipped_to_monday_morning():
 
 def test_holiday_of_the_callee_country_comes_from_the_phone_number():
     us, uk = "+12125550142", "+442079460018"
-    assert (country_of(us), time_zone_of(us)) == ("US", "America/New_York")
+    assert (country_of(us), time_zones_of(us)) == ("US", ("America/New_York",))
     assert country_of(uk) == "GB"
     thanksgiving_morning = utc(2026, 11, 26, 15, 0)  # Thursday 10:00 in New York
     assert is_open(thanksgiving_morning, "America/New_York", WORKING_DAYS, country_of(uk))

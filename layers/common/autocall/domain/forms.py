@@ -12,10 +12,13 @@ import hmac
 import json
 from typing import Any
 
+from autocall.adapters.calls import get_call
 from autocall.clock import now
 from autocall.domain import contacts
 from autocall.domain.calls import call_view, trigger_call
 from autocall.domain.idempotency import run_once
+from autocall.domain.numbers import CallPending
+from autocall.domain.phones import check_dialable, to_e164
 from autocall.errors import AutocallError, NotFound, ValidationFailed
 from autocall.models.api import ContactCreateRequest
 from autocall.secrets import form_secret
@@ -78,6 +81,7 @@ def parse_fields(body: bytes) -> dict[str, Any]:
         problem = exc.errors()[0]
         field = str(problem["loc"][0]) if problem["loc"] else "body"
         raise ValidationFailed(f"{field}: {problem['msg']}", field) from exc
+    check_dialable(to_e164(fields["phone"]))  # a public form must not reach a premium or foreign line
     return fields
 
 
@@ -91,9 +95,19 @@ def submit_form(
         contact = contacts.upsert_from_form(fields, form_id)
         extra = {k: v for k, v in fields.items() if k not in CONTACT_FIELDS}
         context = {"form_id": form_id, "form_source": "website", **extra}
-        call = trigger_call(contact.contact_id, "sales_outreach", context)
+        try:
+            call = trigger_call(contact.contact_id, "sales_outreach", context)
+        except CallPending as pending:  # the visitor will be called: a second post adds no call
+            return 202, {"contact_id": contact.contact_id, **_pending_view(pending.call_id)}
         return 202, {"contact_id": contact.contact_id, **call_view(call, full=False)}
 
     return run_once(
         f"form:{form_id}", signature, {"ts": timestamp, "body": body.decode("utf-8", "replace")}, act
     )
+
+
+def _pending_view(call_id: str) -> dict[str, Any]:
+    """The call already pending for the number, as the form's answer shows a call."""
+    row = get_call(call_id)
+    view = call_view(row, full=False) if row is not None else {"call_id": call_id, "status": "scheduled"}
+    return {**view, "already_pending": True}
