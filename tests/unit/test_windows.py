@@ -117,3 +117,18 @@ def test_another_name_of_a_zone_keeps_the_same_clock():
     assert same_clock("Asia/Kolkata", "Asia/Calcutta", since)
     assert same_clock("US/Eastern", "America/New_York", since)
     assert not same_clock("Europe/London", "Africa/Abidjan", since)  # the same in winter only
+
+
+def test_a_conversation_says_times_in_the_stored_zone_without_parsing_the_number(monkeypatch):
+    from autocall.adapters.tables import ContactRow
+    from autocall.domain import contacts
+
+    def parsed(phone: str) -> tuple[str, ...]:
+        raise AssertionError("a turn must not load phonenumbers")
+
+    monkeypatch.setattr(contacts, "time_zones_of", parsed)
+    picked = ContactRow(phone="+18005550100", time_zone="America/New_York", time_zone_given=False)
+    assert contacts.callee_time_zone(picked) == "America/New_York"
+    monkeypatch.undo()
+    assert len(contacts.callee_time_zones(picked)) == 42  # the window still holds in every zone
+    assert contacts.spoken_zone("+61412345678") == "Australia/Sydney"  # not Adelaide, the first

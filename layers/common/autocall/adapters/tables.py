@@ -51,8 +51,8 @@ class ContactRow(Model):
     phone = UnicodeAttribute()
     email = UnicodeAttribute(null=True)
     company = UnicodeAttribute(null=True)
-    time_zone = UnicodeAttribute(null=True)  # given by the API or a form: narrows the number's zones
-    time_zone_given = BooleanAttribute(null=True)  # None on rows from before zones were checked
+    time_zone = UnicodeAttribute(null=True)  # the zone times are said in: given, or picked from the number
+    time_zone_given = BooleanAttribute(null=True)  # given: it narrows the number's zones (None: older rows)
     country = UnicodeAttribute(null=True)
     contact_type = UnicodeAttribute(default="lead")
     tags = UnicodeSetAttribute(null=True)

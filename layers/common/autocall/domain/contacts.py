@@ -4,7 +4,8 @@ A contact's number must be dialable (``phones.check_dialable``) and its time zon
 given, must be one of the zones the number can be in: a zone is a claim about where the callee is,
 and a zone the number cannot be in would move calls outside the callee's real hours. Given for an
 ambiguous number (+1 800, a Russian mobile) it narrows the calling window to that zone; not given,
-the window must hold in every zone of the number (``callee_time_zones``)."""
+the window must hold in every zone of the number (``callee_time_zones``), and the contact keeps a
+zone picked from the number only to say times in (``callee_time_zone``)."""
 
 from __future__ import annotations
 
@@ -68,10 +69,11 @@ def _same_clock_among(name: str, zones: tuple[str, ...], day: date) -> str | Non
 
 
 def _given_zone(contact: ContactRow, zones: tuple[str, ...]) -> str | None:
-    """The zone given for the contact, when it is one of the number's. A row written before zones
-    were checked stored the first zone of an ambiguous number as if given: that is no narrowing."""
+    """The zone given for the contact, when it is one of the number's. A zone picked from the
+    number (to say times in) is no narrowing; nor is the first zone of an ambiguous number that a
+    row written before zones were checked stored as if given."""
     given = contact.time_zone
-    if not given:
+    if not given or contact.time_zone_given is False:
         return None
     if contact.time_zone_given is None and len(zones) > 1 and given == zones[0]:
         return None
@@ -90,26 +92,32 @@ def callee_time_zones(contact: ContactRow) -> tuple[str, ...]:
     return zones or (contact.time_zone or DEFAULT_TIME_ZONE,)
 
 
-def callee_time_zone(contact: ContactRow) -> str:
-    """The one zone times are said in to the callee: the given or only zone; for a number spanning
-    several, its country's principal zone when that is one of them (else the first). Never the
-    zone a calling window is checked in: that is every one of ``callee_time_zones``."""
-    zones = callee_time_zones(contact)
-    principal = PRINCIPAL_ZONES.get(contact.country or country_of(contact.phone) or "")
+def spoken_zone(phone: str) -> str:
+    """The zone to say times in to a callee who gave none: the number's only zone; for a number
+    spanning several, its country's principal zone when that is one of them (else the first)."""
+    zones = time_zones_of(phone) or (DEFAULT_TIME_ZONE,)
+    principal = PRINCIPAL_ZONES.get(country_of(phone) or "")
     return principal if len(zones) > 1 and principal in zones else zones[0]
+
+
+def callee_time_zone(contact: ContactRow) -> str:
+    """The one zone times are said in to the callee: the given zone, else the one picked from the
+    number when the contact was written (stored, so a conversation turn never parses the number).
+    Never the zone a calling window is checked in: that is every one of ``callee_time_zones``."""
+    return contact.time_zone or spoken_zone(contact.phone)
 
 
 def create_contact(fields: dict[str, Any]) -> ContactRow:
     phone = check_dialable(to_e164(fields["phone"]))
-    time_zone = _check_time_zone(fields["time_zone"], phone) if fields.get("time_zone") else None
+    given = _check_time_zone(fields["time_zone"], phone) if fields.get("time_zone") else None
     row = ContactRow(
         contact_id=fields.get("contact_id") or str(uuid.uuid4()),
         name=fields["name"],
         phone=phone,
         email=fields.get("email"),
         company=fields.get("company"),
-        time_zone=time_zone,
-        time_zone_given=time_zone is not None,
+        time_zone=given or spoken_zone(phone),
+        time_zone_given=given is not None,
         country=country_of(phone),
         contact_type=ContactType(fields.get("contact_type") or ContactType.LEAD).value,
         tags=set(fields.get("tags") or []) or None,
@@ -135,12 +143,12 @@ def update_contact(contact_id: str, changes: dict[str, Any]) -> ContactRow:
     if "phone" in changes and changes["phone"] is not None:
         row.phone = check_dialable(to_e164(changes["phone"]))
         row.country = country_of(row.phone)
-        if row.time_zone and _given_zone(row, time_zones_of(row.phone)) is None:
-            row.time_zone, row.time_zone_given = None, False  # not a zone of the new number
+        if _given_zone(row, time_zones_of(row.phone)) is None:  # none given, or not one of the new number's
+            row.time_zone, row.time_zone_given = spoken_zone(row.phone), False
     if changes.get("time_zone"):
         row.time_zone, row.time_zone_given = _check_time_zone(changes["time_zone"], row.phone), True
     elif "time_zone" in changes:  # null: back to every zone of the number
-        row.time_zone, row.time_zone_given = None, False
+        row.time_zone, row.time_zone_given = spoken_zone(row.phone), False
     for name in ("name", "email", "company", "consent_text", "custom_context"):
         if changes.get(name) is not None:
             setattr(row, name, changes[name])
