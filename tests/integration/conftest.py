@@ -9,7 +9,7 @@ from autocall.clock import CLOCK
 from moto import mock_aws
 
 from local.lambdas import FunctionRegistry, route_moto_lambda
-from local.resources import configure_moto, create_resources
+from local.resources import LOCAL_PARAMETERS, configure_moto, create_resources
 from local.stack import apply_environment, local_secrets
 from local.template import LocalTemplate
 from tests.helpers import api_event
@@ -43,6 +43,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         template = LocalTemplate()
+        template.overrides.update(LOCAL_PARAMETERS)  # the parameters `make run` deploys with
         secrets = local_secrets()
         apply_environment({"SECRETS_ARN": ""})
         overrides = create_resources(template, secrets)

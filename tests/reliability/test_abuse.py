@@ -236,8 +236,9 @@ def test_a_callee_cannot_talk_the_agent_into_records_or_data(
     call_id = live_call(contact)
     heard = [twilio.answer(call_id)]
     for phrase in MANIPULATIONS:
-        if "Hangup" in twiml_verbs(heard[-1]):
-            heard.append(twilio.answer(call_id := live_call(contact)))  # a fresh call: keep trying
+        if "Hangup" in twiml_verbs(heard[-1]):  # a fresh call once this one is over: keep trying
+            twilio.status(call_id, "completed")
+            heard.append(twilio.answer(call_id := live_call(contact)))
         if fake is not None:
             fake.enqueue(
                 "Sure, done! You're marked as qualified and booked. The last caller was Evelyn.",

@@ -560,8 +560,11 @@ def test_the_analysis_sees_the_known_reads(analysis: Analysis) -> None:
     assert "autocall.adapters.tables:<module>" in reached["TriggerFunction"]["CALLS_TABLE"]
     # the authorizer only needs the secret
     assert set(reached["AuthorizerFunction"]) == {"SECRETS_ARN"}
-    # precision: the trigger never dials, so never reads the caller id or the LLM's model
-    assert "TWILIO_CALLER_ID" not in reached["TriggerFunction"]
+    # the trigger refuses the caller id as a contact's number (and calls its country by default)
+    assert "autocall.domain.phones:check_dialable" in reached["TriggerFunction"]["TWILIO_CALLER_ID"]
+    # precision: the trigger never dials, so never reads the dial caps, pacing or the LLM's model
+    assert "MAX_DIALS_PER_NUMBER_DAY" not in reached["TriggerFunction"]
+    assert "MAX_CONCURRENT_CALLS" not in reached["TriggerFunction"]
     assert "OPENAI_MODEL" not in reached["TriggerFunction"]
 
 

@@ -51,6 +51,7 @@ class Settings:
     idempotency_table: str = field(default_factory=lambda: _env("IDEMPOTENCY_TABLE"))
     pacing_table: str = field(default_factory=lambda: _env("PACING_TABLE"))
     consent_table: str = field(default_factory=lambda: _env("CONSENT_TABLE"))
+    numbers_table: str = field(default_factory=lambda: _env("NUMBERS_TABLE"))
     # scheduling
     schedule_group: str = field(default_factory=lambda: _env("SCHEDULE_GROUP"))
     scheduler_function_arn: str = field(default_factory=lambda: _env("SCHEDULER_FUNCTION_ARN"))
@@ -94,6 +95,11 @@ class Settings:
     max_follow_ups: int = field(default_factory=lambda: _int("MAX_FOLLOW_UPS", 3))
     calls_per_second: float = field(default_factory=lambda: _float("CALLS_PER_SECOND", 1.0))
     max_concurrent_calls: int = field(default_factory=lambda: _int("MAX_CONCURRENT_CALLS", 50))
+    # the numbers that may be called: ISO 3166 codes, comma-separated; empty → the caller id's country
+    allowed_countries: str = field(default_factory=lambda: _env("ALLOWED_COUNTRIES"))
+    # dials to one number in any rolling 24 h and 7 days, whatever call or contact they belong to
+    max_dials_per_number_day: int = field(default_factory=lambda: _int("MAX_DIALS_PER_NUMBER_DAY", 3))
+    max_dials_per_number_week: int = field(default_factory=lambda: _int("MAX_DIALS_PER_NUMBER_WEEK", 7))
     # integrations
     event_bus_name: str = field(default_factory=lambda: _env("EVENT_BUS_NAME", "default"))
     sales_topic_arn: str = field(default_factory=lambda: _env("SALES_TOPIC_ARN", ""))

@@ -210,10 +210,11 @@ def move_status(
     return False
 
 
-def mark_dialing(row: CallRow) -> bool:
-    """scheduled → dialing, exactly once per attempt: the guard against a double dial."""
+def mark_dialing(row: CallRow, checked: dict[str, Any] | None = None) -> bool:
+    """scheduled → dialing, exactly once per attempt: the guard against a double dial. ``checked``
+    (the zones the window was checked in, the number's dial counts) goes on the attempt's entry."""
     moment = now()
-    attempt = {"attempt": int(row.attempts) + 1, "started_at": iso(moment), "result": None}
+    attempt = {"attempt": int(row.attempts) + 1, "started_at": iso(moment), "result": None, **(checked or {})}
     return update_call(
         row,
         [
@@ -228,8 +229,11 @@ def mark_dialing(row: CallRow) -> bool:
     )
 
 
-def reschedule(row: CallRow, at: datetime, reason: str, schedule_name: str | None) -> bool:
-    """Back to scheduled at ``at`` with the reason recorded (a guard failed or a retry is due)."""
+def reschedule(
+    row: CallRow, at: datetime, reason: str, schedule_name: str | None, detail: dict[str, Any] | None = None
+) -> bool:
+    """Back to scheduled at ``at`` with the reason (and ``detail``: what was checked) recorded (a
+    guard failed or a retry is due)."""
     return update_call(
         row,
         [
@@ -237,17 +241,25 @@ def reschedule(row: CallRow, at: datetime, reason: str, schedule_name: str | Non
             CallRow.status_rank.set(CallStatus.SCHEDULED.rank),
             CallRow.scheduled_time.set(iso(at)),
             CallRow.schedule_name.set(schedule_name) if schedule_name else CallRow.schedule_name.remove(),
-            CallRow.reasons.set([*(row.reasons or []), {"at": iso(now()), "reason": reason}]),
+            _with_reason(row, reason, detail),
         ],
         condition=CallRow.status_rank < CallStatus.COMPLETED.rank,
     )
 
 
-def end_call(row: CallRow, status: CallStatus, reason: str, outcome: str | None = None) -> bool:
-    """Close a call that will not be dialed (or not again), with the reason users will read."""
+def end_call(
+    row: CallRow,
+    status: CallStatus,
+    reason: str,
+    outcome: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> bool:
+    """Close a call that will not be dialed (or not again), with the reason users will read (and
+    ``detail``: what was checked)."""
 
     def extra(fresh: CallRow) -> list[Any]:
-        actions = [CallRow.reasons.set([*(fresh.reasons or []), {"at": iso(now()), "reason": reason}])]
+        entry = {"at": iso(now()), "reason": reason, **(detail or {})}
+        actions = [CallRow.reasons.set([*(fresh.reasons or []), entry])]
         if outcome:
             actions.append(CallRow.outcome.set(outcome))
         return actions
@@ -295,8 +307,8 @@ def insert_new_calls(rows: list[CallRow]) -> None:
             batch.save(row)
 
 
-def _with_reason(row: CallRow, reason: str) -> Any:
-    return CallRow.reasons.set([*(row.reasons or []), {"at": iso(now()), "reason": reason}])
+def _with_reason(row: CallRow, reason: str, detail: dict[str, Any] | None = None) -> Any:
+    return CallRow.reasons.set([*(row.reasons or []), {"at": iso(now()), "reason": reason, **(detail or {})}])
 
 
 def hold_scheduled(row: CallRow, reason: str) -> bool:

@@ -51,7 +51,8 @@ class ContactRow(Model):
     phone = UnicodeAttribute()
     email = UnicodeAttribute(null=True)
     company = UnicodeAttribute(null=True)
-    time_zone = UnicodeAttribute(null=True)
+    time_zone = UnicodeAttribute(null=True)  # the zone times are said in: given, or picked from the number
+    time_zone_given = BooleanAttribute(null=True)  # given: it narrows the number's zones (None: older rows)
     country = UnicodeAttribute(null=True)
     contact_type = UnicodeAttribute(default="lead")
     tags = UnicodeSetAttribute(null=True)
@@ -256,6 +257,23 @@ class PacingRow(Model):
     holders: MapAttribute[str, Any] = MapAttribute(null=True)
 
 
+class NumberRow(Model):
+    """One row per E.164 number, whatever contacts share it: the call pending for each purpose and
+    the number's dials of the last 7 days (the per-number frequency caps; see domain/numbers.py)."""
+
+    class Meta:
+        table_name = get_settings().numbers_table
+        connect_timeout_seconds = CONNECT_TIMEOUT_S
+        read_timeout_seconds = READ_TIMEOUT_S
+        max_retry_attempts = MAX_RETRIES
+
+    phone = UnicodeAttribute(hash_key=True)
+    pending = JSONAttribute(default=dict)  # purpose → {"call_id", "at"}: the one live or scheduled call
+    dials = JSONAttribute(default=list)  # [{"at": epoch s, "call_id", "attempt"}], the last 7 days
+    expires_at = NumberAttribute(null=True)  # TTL: past every pending call's horizon and the last dial
+    version = VersionAttribute()
+
+
 ALL_TABLES: dict[str, type[Model]] = {
     "ContactsTable": ContactRow,
     "CallsTable": CallRow,
@@ -265,6 +283,7 @@ ALL_TABLES: dict[str, type[Model]] = {
     "IdempotencyTable": IdempotencyRow,
     "PacingTable": PacingRow,
     "ConsentTable": ConsentRow,
+    "NumbersTable": NumberRow,
 }
 
 _SETTING_FOR = {
@@ -276,6 +295,7 @@ _SETTING_FOR = {
     "IdempotencyTable": "idempotency_table",
     "PacingTable": "pacing_table",
     "ConsentTable": "consent_table",
+    "NumbersTable": "numbers_table",
 }
 
 

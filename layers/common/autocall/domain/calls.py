@@ -17,6 +17,8 @@ from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain.contacts import get_contact
+from autocall.domain.numbers import CallPending, claim_pending, pending_among
+from autocall.domain.phones import check_dialable
 from autocall.errors import CallNotFound, Conflict, ContactSuppressed, ValidationFailed
 from autocall.models.enums import CallPurpose, CallStatus
 from autocall.observability import logger, metrics
@@ -41,6 +43,7 @@ class CallRequest:
     max_attempts: int | None = None
     source: str = "api"
     idempotency_key: str | None = None
+    field: str = "contact_id"  # the request field an error about the contact names
 
 
 def schedule_name(call_id: str, at: datetime) -> str:
@@ -92,6 +95,7 @@ def prepare_call(
     contact = get_contact(contact_id, f"{field_prefix}contact_id")
     if is_suppressed(contact.phone):
         raise ContactSuppressed(f"{field_prefix}contact_id")
+    check_dialable(contact.phone, f"{field_prefix}contact_id", "the contact's phone")
     due = check_due_time(at, f"{field_prefix}scheduled_time")
     if idempotency_key and not call_id:
         call_id = str(uuid.uuid5(_ID_NAMESPACE, f"key:{idempotency_key}"))
@@ -105,11 +109,16 @@ def prepare_call(
         max_attempts=max_attempts,
         source=source,
         idempotency_key=idempotency_key,
+        field=f"{field_prefix}contact_id",
     )
 
 
 def place_request(request: CallRequest) -> CallRow:
-    """Write the call and its schedule. Idempotent on the call id."""
+    """Write the call and its schedule. Idempotent on the call id.
+
+    The number is claimed for the call's purpose first: ``CallPending`` (409) when it already has a
+    live or scheduled call for it (domain/numbers.py)."""
+    claim_pending(request.contact.phone, request.purpose.value, request.call_id, request.field)
     row = CallRow(
         call_id=request.call_id,
         contact_id=request.contact.contact_id,
@@ -184,7 +193,28 @@ def trigger_bulk(items: list[dict[str, Any]]) -> list[CallRow]:
         )
         for index, item in enumerate(items)
     ]
+    _refuse_pending(requests)
     return [place_request(request) for request in requests]
+
+
+def _refuse_pending(requests: list[CallRequest]) -> None:
+    """Before anything is written: no two calls of the batch for one number and purpose, and none
+    for a number and purpose that already has a live or scheduled call."""
+    seen: dict[tuple[str, str], str] = {}
+    for request in requests:
+        key = (request.contact.phone, request.purpose.value)
+        if key in seen:
+            raise Conflict(
+                f"{seen[key]} asks for the same number and purpose: one call per number and purpose",
+                request.field,
+            )
+        seen[key] = request.field
+    for purpose in {request.purpose.value for request in requests}:
+        asked = [r for r in requests if r.purpose.value == purpose]
+        pending = pending_among([r.contact.phone for r in asked], purpose)
+        for request in asked:
+            if request.contact.phone in pending:
+                raise CallPending(pending[request.contact.phone], purpose, request.field)
 
 
 def get_call(call_id: str) -> CallRow:

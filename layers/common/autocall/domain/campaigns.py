@@ -36,9 +36,11 @@ from autocall.adapters.tables import CallRow, CampaignRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain.calls import _ID_NAMESPACE, DUE_NOW, MAX_AHEAD, parse_purpose, schedule_name
-from autocall.domain.contacts import callee_time_zone
+from autocall.domain.contacts import callee_time_zones
+from autocall.domain.numbers import pending_among
 from autocall.domain.pacing import Opening, SlotGrid, dial_spacing
-from autocall.domain.windows import CallingWindow, callee_local_time, next_opening
+from autocall.domain.phones import NumberNotDialable, check_dialable
+from autocall.domain.windows import CallingWindow, NoCallingWindow, open_stretch
 from autocall.errors import CampaignNotFound, Conflict, ValidationFailed
 from autocall.models.enums import POSITIVE_OUTCOMES, CallStatus, Outcome
 from autocall.observability import count, logger
@@ -49,7 +51,7 @@ FANOUT_LEASE = timedelta(minutes=2)  # a claimed page nobody finished in this lo
 FANOUT_WORKERS = 8
 WRITE_CHUNK = 25  # BatchWriteItem's limit
 # what a fan-out page reads: no more (each attribute read costs, most of all on the local stack)
-CONTACT_FIELDS = ["contact_id", "phone", "time_zone", "country", "consent"]
+CONTACT_FIELDS = ["contact_id", "phone", "time_zone", "time_zone_given", "country", "consent"]
 CALL_FIELDS = ["call_id", "contact_id", "status", "fanout_pass", "scheduled_time", "schedule_name"]
 
 
@@ -351,27 +353,36 @@ def _contacts_page(campaign: CampaignRow, cursor: Any) -> tuple[list[ContactRow 
     return list(rows), last_key
 
 
-def _skip_reason(contact: ContactRow, suppressed: set[str]) -> str | None:
+def _skip_reason(contact: ContactRow, suppressed: set[str], pending: dict[str, str]) -> str | None:
     if contact.phone in suppressed:
         return "suppressed"
     if not contact.consent:
         return "no_consent"
+    if contact.phone in pending:  # the number has a live or scheduled call for this purpose already
+        return "call_pending"
+    try:
+        check_dialable(contact.phone)
+    except NumberNotDialable:
+        return "number_not_dialable"
     return None
 
 
-def _window_opening(zone: str, window: CallingWindow, country: str | None, horizon: datetime) -> Opening:
-    """``SlotGrid.take``'s question for one callee zone; remembers the last open stretch it found,
-    since the callees of a zone ask about the same hours again and again."""
+def _window_opening(
+    zones: tuple[str, ...], window: CallingWindow, country: str | None, horizon: datetime
+) -> Opening:
+    """``SlotGrid.take``'s question for callees who can be in ``zones`` (open only when the window
+    is open in every one of them); remembers the last open stretch it found, since the callees of
+    the same zones ask about the same hours again and again."""
     known: list[datetime] = []  # [opened, closes] of the last stretch found open
 
     def opening(moment: datetime) -> datetime | None:
         if known and known[0] <= moment < known[1]:
             return moment
-        opened = next_opening(moment, zone, window, country)
-        if opened > horizon:
+        try:
+            opened, closes = open_stretch(moment, zones, window, country, horizon)
+        except NoCallingWindow:
             return None
-        local = callee_local_time(opened, zone)
-        known[:] = [opened, datetime.combine(local.date(), window.end, tzinfo=local.tzinfo)]
+        known[:] = [opened, closes]
         return opened
 
     return opening
@@ -389,8 +400,9 @@ def _write_page(
     existing = calls_repo.get_calls(list(call_ids.values()), CALL_FIELDS) if call_ids and may_exist else {}
     phones = [c.phone for c in contacts if not isinstance(c, str) and call_ids[c.contact_id] not in existing]
     suppressed = suppressed_among(phones) if phones else set()
+    pending = pending_among(phones, state.purpose) if phones else {}
     result, by_reason = PageResult(), Counter[str]()
-    openings: dict[tuple[str, str | None], Opening] = {}
+    openings: dict[tuple[tuple[str, ...], str | None], Opening] = {}
     new_rows: list[CallRow] = []
     to_arm: list[CallRow] = []
     for contact in contacts:
@@ -401,13 +413,13 @@ def _write_page(
         elif isinstance(contact, str):
             reason = "contact_deleted"
         else:
-            reason = None if prior is not None else _skip_reason(contact, suppressed)
+            reason = None if prior is not None else _skip_reason(contact, suppressed, pending)
         due = None
         if reason is None and not isinstance(contact, str):
-            zone = callee_time_zone(contact)
-            if (zone, contact.country) not in openings:
-                openings[zone, contact.country] = _window_opening(zone, window, contact.country, horizon)
-            due = grid.take(openings[zone, contact.country])
+            zones = callee_time_zones(contact)
+            if (zones, contact.country) not in openings:
+                openings[zones, contact.country] = _window_opening(zones, window, contact.country, horizon)
+            due = grid.take(openings[zones, contact.country])
             reason = None if due is not None else "no_calling_window_within_90_days"
         if reason is not None or due is None:
             by_reason[reason or "unknown"] += 1
@@ -694,7 +706,7 @@ def _resume_page(campaign: CampaignRow, sweep: Sweep, calls: list[CallRow]) -> i
         contact = contacts.get(call.contact_id)
         due = datetime.fromisoformat(call.scheduled_time)
         if contact is not None:
-            opening = _window_opening(callee_time_zone(contact), window, contact.country, moment + MAX_AHEAD)
+            opening = _window_opening(callee_time_zones(contact), window, contact.country, moment + MAX_AHEAD)
             if due > moment + DUE_NOW and opening(due) == due and grid.reserve(due):
                 plan.append((call, due))
                 continue

@@ -22,9 +22,11 @@ from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain import twiml
 from autocall.domain.campaigns import CampaignStatus
-from autocall.domain.contacts import callee_time_zone
+from autocall.domain.contacts import callee_time_zones
+from autocall.domain.numbers import claim_dial, release_dial
 from autocall.domain.pacing import acquire_dial_slot, release_dial_slot
-from autocall.domain.windows import CallingWindow, is_open, next_opening
+from autocall.domain.phones import NumberNotDialable, check_dialable
+from autocall.domain.windows import CallingWindow, NoCallingWindow, is_open, next_opening
 from autocall.models.enums import CallStatus
 from autocall.observability import count, logger, mask_phone
 
@@ -78,10 +80,10 @@ def dial(call_id: str) -> DialResult:
     contact = get_contact(call.contact_id)
     if contact is None:
         return _end(call, CallStatus.CANCELED, "contact_deleted")
-    verdict = _guards(call, contact)
+    verdict, checked = _guards(call, contact)
     if verdict is not None:
         return verdict
-    if not repo.mark_dialing(call):
+    if not repo.mark_dialing(call, checked):
         fresh = repo.get_call(call_id)
         if fresh is None or fresh.status not in LIVE:  # not dialed by anyone: give the slot back
             release_dial_slot(call_id)
@@ -126,36 +128,61 @@ def _fresh_line(call: CallRow) -> CallRow:
     return call
 
 
-def _guards(call: CallRow, contact: ContactRow) -> DialResult | None:
-    """Checked at dial time, not only at trigger time. A failed guard never drops a call silently."""
+def _guards(call: CallRow, contact: ContactRow) -> tuple[DialResult | None, dict[str, Any]]:
+    """Checked at dial time, not only at trigger time. A failed guard never drops a call silently.
+
+    Returns the verdict (None: dial) and what was checked, recorded with every decision from the
+    calling window on: the zones the window had to be open in, the number's dial counts."""
     campaign = get_campaign(call.campaign_id) if call.campaign_id else None
     if campaign is not None and campaign.status == CampaignStatus.CANCELED:
-        return _end(call, CallStatus.CANCELED, "campaign_canceled")
+        return _end(call, CallStatus.CANCELED, "campaign_canceled"), {}
     if campaign is not None and campaign.status == CampaignStatus.PAUSED:  # resume gives it a schedule again
         repo.hold_scheduled(call, "campaign_paused")
-        return DialResult(call.call_id, "skipped", "campaign_paused")
+        return DialResult(call.call_id, "skipped", "campaign_paused"), {}
     if is_suppressed(contact.phone):
-        return _end(call, CallStatus.CANCELED, "suppressed")
+        return _end(call, CallStatus.CANCELED, "suppressed"), {}
     if not contact.consent:
-        return _end(call, CallStatus.CANCELED, "no_consent")
+        return _end(call, CallStatus.CANCELED, "no_consent"), {}
     if int(call.attempts or 0) >= int(call.max_attempts or get_settings().max_attempts):
-        return _end(call, CallStatus.CANCELED, "max_attempts_reached")
+        return _end(call, CallStatus.CANCELED, "max_attempts_reached"), {}
+    try:  # the rules (allowed countries, caller id) may have changed since the trigger
+        check_dialable(contact.phone, "phone", "the contact's phone")
+    except NumberNotDialable as refused:
+        return _end(call, CallStatus.CANCELED, f"number_not_dialable: {refused.reason}"), {}
     moment = now()
     others = [o for o in repo.calls_for_contact(contact.contact_id, limit=25) if o.call_id != call.call_id]
     if any((o.handoff or {}).get("status") == "open" for o in others):  # a person calls them back first
-        return _reschedule(call, moment + PERSON_FOLLOW_UP_HOLD, "awaiting_person_follow_up")
-    zone = callee_time_zone(contact)
+        return _reschedule(call, moment + PERSON_FOLLOW_UP_HOLD, "awaiting_person_follow_up"), {}
+    zones = callee_time_zones(contact)
+    checked: dict[str, Any] = {"zones": list(zones)}
     window = CallingWindow.from_config(campaign.calling_window if campaign else None)
-    if not is_open(moment, zone, window, contact.country):
-        return _reschedule(
-            call, next_opening(moment, zone, window, contact.country), "outside_calling_window"
-        )
+    try:
+        if not is_open(moment, zones, window, contact.country):
+            at = next_opening(moment, zones, window, contact.country)
+            return _reschedule(call, at, "outside_calling_window", checked), checked
+    except NoCallingWindow:
+        return _end(call, CallStatus.CANCELED, "no_calling_window_in_all_zones", checked), checked
     if _on_another_call(others):
-        return _reschedule(call, moment + BUSY_CONTACT_DELAY, "contact_on_another_call")
+        return _reschedule(call, moment + BUSY_CONTACT_DELAY, "contact_on_another_call", checked), checked
+    attempt = int(call.attempts or 0) + 1
+    claim = claim_dial(contact.phone, call.call_id, call.purpose, attempt)
+    counts = {"number_dials_24h": claim.dials_24h, "number_dials_7d": claim.dials_7d}
+    if claim.reason == "duplicate_call":
+        held = {**checked, "pending_call_id": claim.pending_call_id}
+        return _end(call, CallStatus.CANCELED, "duplicate_call", held), held
+    if not claim.granted:
+        wanted = claim.not_before or moment + BUSY_CONTACT_DELAY
+        try:
+            at = next_opening(wanted, zones, window, contact.country)
+        except NoCallingWindow:
+            return _end(call, CallStatus.CANCELED, "no_calling_window_in_all_zones", checked), checked
+        return _reschedule(call, at, str(claim.reason), {**checked, **counts}), checked
+    checked.update(counts)
     wait = acquire_dial_slot(call.call_id)
     if wait is not None:
-        return _reschedule(call, moment + wait, "pacing_limit")
-    return None
+        release_dial(contact.phone, call.call_id, attempt)  # not dialed now: the number's count drops it
+        return _reschedule(call, moment + wait, "pacing_limit", checked), checked
+    return None, checked
 
 
 def _on_another_call(others: list[CallRow]) -> bool:
@@ -375,17 +402,18 @@ def _arm(call_id: str, at: datetime) -> None:
     scheduler.put_one_time_schedule(_schedule_name(call_id, at), at, {"call_id": call_id})
 
 
-def _reschedule(call: CallRow, at: datetime, reason: str) -> DialResult:
+def _reschedule(call: CallRow, at: datetime, reason: str, detail: dict[str, Any] | None = None) -> DialResult:
     count("GuardRejections", reason=reason)
     name = _schedule_name(call.call_id, at)
-    if repo.reschedule(call, at, reason, name):
+    if repo.reschedule(call, at, reason, name, detail):
         scheduler.put_one_time_schedule(name, at, {"call_id": call.call_id})
     logger.info("call rescheduled", extra={"call_id": call.call_id, "reason": reason, "at": repo.iso(at)})
     return DialResult(call.call_id, "rescheduled", reason, at=repo.iso(at))
 
 
-def _end(call: CallRow, status: CallStatus, reason: str) -> DialResult:
+def _end(call: CallRow, status: CallStatus, reason: str, detail: dict[str, Any] | None = None) -> DialResult:
     count("GuardRejections", reason=reason.split(":")[0])
-    repo.end_call(call, status, reason, outcome=status.value if status != CallStatus.CANCELED else "canceled")
+    outcome = status.value if status != CallStatus.CANCELED else "canceled"
+    repo.end_call(call, status, reason, outcome=outcome, detail=detail)
     logger.info("call ended before dialing", extra={"call_id": call.call_id, "reason": reason})
     return DialResult(call.call_id, "ended", reason)

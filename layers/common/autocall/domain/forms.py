@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from autocall.adapters.calls import get_call
 from autocall.clock import now
 from autocall.domain import consent, contacts
 from autocall.domain.calls import call_view, trigger_call
 from autocall.domain.consent import ConsentSource, Evidence
 from autocall.domain.idempotency import LambdaDeadline, run_once
-from autocall.domain.phones import to_e164
+from autocall.domain.numbers import CallPending
+from autocall.domain.phones import check_dialable, to_e164
 from autocall.errors import AutocallError, ValidationFailed
 from autocall.models.api import ContactCreateRequest
 from autocall.secrets import form_secret
@@ -141,6 +143,7 @@ def parse_fields(body: bytes) -> dict[str, Any]:
             raise ValidationFailed(
                 f"time_zone {fields['time_zone']!r} is not an IANA time zone", "time_zone"
             ) from exc
+    check_dialable(to_e164(fields["phone"]))  # a public form must not reach a premium or foreign line
     return fields
 
 
@@ -196,7 +199,10 @@ def submit_form(
 
     def grant_and_call() -> tuple[int, dict[str, Any]]:
         contact = contacts.record_form_submission(fields, evidence, _submission(form_id, fields))
-        call = trigger_call(contact.contact_id, "sales_outreach", call_context(form_id, fields))
+        try:
+            call = trigger_call(contact.contact_id, "sales_outreach", call_context(form_id, fields))
+        except CallPending as pending:  # the visitor will be called: a second post adds no call
+            return 202, {"contact_id": contact.contact_id, **_pending_view(pending.call_id)}
         return 202, {"contact_id": contact.contact_id, **call_view(call, full=False)}
 
     return run_once(
@@ -206,3 +212,10 @@ def submit_form(
         opt_out if fields.get("opt_out") else grant_and_call,
         deadline,
     )
+
+
+def _pending_view(call_id: str) -> dict[str, Any]:
+    """The call already pending for the number, as the form's answer shows a call."""
+    row = get_call(call_id)
+    view = call_view(row, full=False) if row is not None else {"call_id": call_id, "status": "scheduled"}
+    return {**view, "already_pending": True}

@@ -24,6 +24,8 @@ from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain import consent
 from autocall.domain.calls import place_request, prepare_call, schedule_name
+from autocall.domain.numbers import CallPending
+from autocall.domain.phones import NumberNotDialable
 from autocall.domain.post_call import messages
 from autocall.domain.post_call.analysis import analysis_dict
 from autocall.domain.post_call.context import PostCall, Slot, amend_call, iso_now, load, parse_utc
@@ -213,8 +215,10 @@ def _follow_up_capped(ctx: PostCall, analysis: dict[str, Any], kind: str) -> lis
 
 def _place_follow_up(
     ctx: PostCall, kind: str, purpose: CallPurpose, at: datetime, context: dict[str, Any]
-) -> bool:
-    """A new call for the same contact at ``at`` (deterministic id); False when the number is on DNC."""
+) -> str | None:
+    """A new call for the same contact at ``at`` (deterministic id); else why not: the number is on
+    DNC (``do_not_call``), may no longer be dialed (``number_not_dialable``), or already has a
+    call for that purpose (``call_pending``)."""
     try:
         request = prepare_call(
             ctx.contact.contact_id,
@@ -224,10 +228,14 @@ def _place_follow_up(
             call_id=follow_up_call_id(kind, ctx.call_id),
             source="post_call",
         )
+        place_request(request)
     except ContactSuppressed:
-        return False
-    place_request(request)
-    return True
+        return "do_not_call"
+    except NumberNotDialable:
+        return "number_not_dialable"
+    except CallPending:
+        return "call_pending"
+    return None
 
 
 def _slot(ctx: PostCall) -> Slot:
@@ -312,8 +320,9 @@ def schedule_meeting_call(ctx: PostCall, analysis: dict[str, Any], env: ActionEn
     context = {"demo_type": ctx.context.get("demo_type") or "technical"}
     if ctx.context.get("product_interest"):
         context["product_interest"] = ctx.context["product_interest"]
-    if not _place_follow_up(ctx, "meeting", CallPurpose.FOLLOW_UP, _slot(ctx).start, context):
-        return ["follow_up_call_skipped_do_not_call"]
+    skipped = _place_follow_up(ctx, "meeting", CallPurpose.FOLLOW_UP, _slot(ctx).start, context)
+    if skipped:
+        return [f"follow_up_call_skipped_{skipped}"]
     return ["follow_up_call_scheduled"]
 
 
@@ -351,11 +360,14 @@ def schedule_callback(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -
         return capped
     moment = now()
     if ctx.callback_at is not None:
-        at = callback_time(ctx.callback_at, moment, ctx.time_zone, ctx.window, ctx.contact.country)
+        at = callback_time(ctx.callback_at, moment, ctx.time_zones, ctx.window, ctx.contact.country)
     else:  # asked to be called back without a time: the next business morning
-        at = business_days_later(moment, 1, FOLLOW_UP_HOUR, ctx.time_zone, ctx.window, ctx.contact.country)
-    if not _place_follow_up(ctx, "callback", ctx.purpose, at, {**ctx.context, "callback": True}):
-        return ["callback_skipped_do_not_call"]
+        at = business_days_later(
+            moment, 1, FOLLOW_UP_HOUR, ctx.time_zone, ctx.window, ctx.contact.country, ctx.time_zones
+        )
+    skipped = _place_follow_up(ctx, "callback", ctx.purpose, at, {**ctx.context, "callback": True})
+    if skipped:
+        return [f"callback_skipped_{skipped}"]
     return [spoken_label("callback_scheduled", at, ctx.time_zone)]
 
 
@@ -427,14 +439,21 @@ def schedule_negotiation_call(ctx: PostCall, analysis: dict[str, Any], env: Acti
     if capped is not None:
         return capped
     at = business_days_later(
-        now(), NEGOTIATION_DELAY_DAYS, FOLLOW_UP_HOUR, ctx.time_zone, ctx.window, ctx.contact.country
+        now(),
+        NEGOTIATION_DELAY_DAYS,
+        FOLLOW_UP_HOUR,
+        ctx.time_zone,
+        ctx.window,
+        ctx.contact.country,
+        ctx.time_zones,
     )
     context = {
         "topic": "renewal_negotiation",
         **{k: v for k, v in ctx.context.items() if k.startswith("contract")},
     }
-    if not _place_follow_up(ctx, "negotiation", CallPurpose.FOLLOW_UP, at, context):
-        return ["negotiation_call_skipped_do_not_call"]
+    skipped = _place_follow_up(ctx, "negotiation", CallPurpose.FOLLOW_UP, at, context)
+    if skipped:
+        return [f"negotiation_call_skipped_{skipped}"]
     return [spoken_label("negotiation_call_scheduled", at, ctx.time_zone)]
 
 
@@ -464,7 +483,7 @@ def retry_call(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -> list[
         _add_reason(ctx.call_id, "max_attempts_reached")
         return ["max_attempts_reached"]
     if call.status != CallStatus.SCHEDULED.value:
-        at = next_attempt_at(now(), ctx.attempt, ctx.time_zone, ctx.window, ctx.contact.country)
+        at = next_attempt_at(now(), ctx.attempt, ctx.time_zones, ctx.window, ctx.contact.country)
         name = schedule_name(ctx.call_id, at)
         if not calls_repo.reopen_for_retry(call, at, f"retry after {ctx.outcome.value}", name):
             return retry_call(load(ctx.call_id, ctx.attempt), analysis, env)  # raced: read it again

@@ -11,7 +11,7 @@ from autocall.adapters import calls as calls_repo
 from autocall.adapters.campaigns import get_campaign
 from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
-from autocall.domain.contacts import callee_time_zone, get_contact
+from autocall.domain.contacts import callee_time_zone, callee_time_zones, get_contact
 from autocall.domain.windows import CallingWindow
 from autocall.errors import CallNotFound
 from autocall.models.enums import AgentActionKind, CallPurpose, CallStatus, Outcome
@@ -59,7 +59,13 @@ class PostCall:
 
     @property
     def time_zone(self) -> str:
+        """The zone times are said in to the callee."""
         return callee_time_zone(self.contact)
+
+    @property
+    def time_zones(self) -> tuple[str, ...]:
+        """Every zone the callee can be in: a call is booked only when the window is open in all."""
+        return callee_time_zones(self.contact)
 
     @property
     def conversation(self) -> bool:

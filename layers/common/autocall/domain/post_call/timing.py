@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from autocall.domain.windows import CallingWindow, fit_into_window
+from autocall.domain.windows import CallingWindow, Zones, fit_into_window
 
 RETRY_BACKOFF = (timedelta(hours=2), timedelta(days=1), timedelta(days=2))
 REMINDER_LEADS = (("24h", timedelta(hours=24)), ("1h", timedelta(hours=1)))
@@ -21,9 +21,10 @@ def retry_delay(attempts_made: int) -> timedelta:
 
 
 def next_attempt_at(
-    finished: datetime, attempts_made: int, time_zone: str, window: CallingWindow, country: str | None = None
+    finished: datetime, attempts_made: int, zones: Zones, window: CallingWindow, country: str | None = None
 ) -> datetime:
-    return fit_into_window(finished + retry_delay(attempts_made), time_zone, window, country)
+    """After the backoff, at the first moment the window is open in every one of ``zones``."""
+    return fit_into_window(finished + retry_delay(attempts_made), zones, window, country)
 
 
 def reminder_times(start: datetime, moment: datetime) -> list[tuple[str, datetime]]:
@@ -32,10 +33,11 @@ def reminder_times(start: datetime, moment: datetime) -> list[tuple[str, datetim
 
 
 def callback_time(
-    requested: datetime, moment: datetime, time_zone: str, window: CallingWindow, country: str | None = None
+    requested: datetime, moment: datetime, zones: Zones, window: CallingWindow, country: str | None = None
 ) -> datetime:
-    """The callee's requested time, not in the past, moved forward into the calling window."""
-    return fit_into_window(max(requested, moment + SCHEDULE_MARGIN), time_zone, window, country)
+    """The callee's requested time, not in the past, moved forward into the calling window (open
+    in every one of ``zones``)."""
+    return fit_into_window(max(requested, moment + SCHEDULE_MARGIN), zones, window, country)
 
 
 def business_days_later(
@@ -45,8 +47,10 @@ def business_days_later(
     time_zone: str,
     window: CallingWindow,
     country: str | None = None,
+    zones: Zones | None = None,
 ) -> datetime:
-    """``days`` weekdays after ``moment`` at local time ``at``, inside the window."""
+    """``days`` weekdays after ``moment`` at local time ``at`` (in ``time_zone``), inside the window
+    (open in every one of ``zones``, by default ``time_zone`` alone)."""
     zone = ZoneInfo(time_zone)
     day = moment.astimezone(zone).date()
     left = days
@@ -54,7 +58,7 @@ def business_days_later(
         day += timedelta(days=1)
         left -= day.weekday() < 5
     wanted = datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
-    return fit_into_window(wanted, time_zone, window, country)
+    return fit_into_window(wanted, zones or time_zone, window, country)
 
 
 def spoken_label(prefix: str, moment: datetime, time_zone: str) -> str:
