@@ -343,9 +343,9 @@ def deadline(monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_a_request_cut_off_mid_way_frees_its_key_when_its_invocation_ends(
     aws: Aws, twilio: Twilio, deadline: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    contact = new_contact()
     later = (NOW.replace(hour=19)).isoformat()
     path = "/calls/api/calls/trigger_autonomous_call/"
+    contacts = []
     cut = {"on": True, "ends": 0.0}
     arm = calls_domain.arm_schedule
 
@@ -357,6 +357,8 @@ def test_a_request_cut_off_mid_way_frees_its_key_when_its_invocation_ends(
 
     monkeypatch.setattr(calls_domain, "arm_schedule", arm_then_die)
     for attempt in range(3):
+        contact = new_contact()  # one pending call per number and purpose: a number per round
+        contacts.append(contact)
         key = {"Idempotency-Key": f"order-{attempt}"}
         request = {
             "contact_id": contact.contact_id,
@@ -377,6 +379,8 @@ def test_a_request_cut_off_mid_way_frees_its_key_when_its_invocation_ends(
 
         # a short invocation, cut off at its deadline: once it is over, the retry goes through
         other = {**key, "Idempotency-Key": f"short-{attempt}"}
+        request = {**request, "contact_id": (short := new_contact()).contact_id}
+        contacts.append(short)
         cut.update(on=True, ends=deadline(300))
         with pytest.raises(LambdaTimedOut):
             aws.api("POST", path, request, headers=other)
@@ -389,7 +393,7 @@ def test_a_request_cut_off_mid_way_frees_its_key_when_its_invocation_ends(
         status, refused = aws.api("POST", path, changed, headers=other)
         assert status == 422 and refused["field"] == "Idempotency-Key", refused
         COUNTS["requests cut off at their deadline, then retried: one call, the key free"] += 1
-    calls = [c for c in row_calls(contact.contact_id)]
+    calls = [c for contact in contacts for c in row_calls(contact.contact_id)]
     assert len(calls) == 6 and len({c.call_id for c in calls}) == 6  # one per key: no duplicate
 
 
@@ -419,10 +423,10 @@ IDEMPOTENT_ROUTES = {
 
 
 def test_same_key_same_body_gets_the_first_answer_another_body_is_422(twilio: Twilio) -> None:
-    contact = new_contact()
     for template, build in IDEMPOTENT_ROUTES.items():
-        path = template.format(id=contact.contact_id)
         for n in range(3):
+            contact = new_contact()  # one pending call per number and purpose: a number per request
+            path = template.format(id=contact.contact_id)
             key = {"Idempotency-Key": f"{template}-{n}"}
             body = build(contact, n)
             first = api_with(twilio, path, body, key)
