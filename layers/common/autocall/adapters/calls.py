@@ -159,13 +159,7 @@ def return_to_schedule(row: CallRow, at: datetime, schedule_name: str | None, re
     back to waiting for its next attempt (the repair of a lost line, see dialer.repair_lost_line)."""
     return update_call(
         row,
-        [
-            CallRow.status.set(CallStatus.SCHEDULED.value),
-            CallRow.status_rank.set(CallStatus.SCHEDULED.rank),
-            CallRow.scheduled_time.set(iso(at)),
-            CallRow.schedule_name.set(schedule_name) if schedule_name else CallRow.schedule_name.remove(),
-            CallRow.reasons.set([*(row.reasons or []), {"at": iso(now()), "reason": reason}]),
-        ],
+        [*_scheduled_at(at, schedule_name), _with_reason(row, reason)],
         condition=(CallRow.status == row.status) & CallRow.twilio_sid.does_not_exist(),
     )
 
@@ -236,13 +230,7 @@ def reschedule(
     guard failed or a retry is due)."""
     return update_call(
         row,
-        [
-            CallRow.status.set(CallStatus.SCHEDULED.value),
-            CallRow.status_rank.set(CallStatus.SCHEDULED.rank),
-            CallRow.scheduled_time.set(iso(at)),
-            CallRow.schedule_name.set(schedule_name) if schedule_name else CallRow.schedule_name.remove(),
-            _with_reason(row, reason, detail),
-        ],
+        [*_scheduled_at(at, schedule_name), _with_reason(row, reason, detail)],
         condition=CallRow.status_rank < CallStatus.COMPLETED.rank,
     )
 
@@ -273,14 +261,7 @@ def reopen_for_retry(row: CallRow, at: datetime, reason: str, schedule_name: str
     Guarded by the status and attempt count read: two retries of the same attempt reopen it once."""
     return update_call(
         row,
-        [
-            CallRow.status.set(CallStatus.SCHEDULED.value),
-            CallRow.status_rank.set(CallStatus.SCHEDULED.rank),
-            CallRow.scheduled_time.set(iso(at)),
-            CallRow.schedule_name.set(schedule_name) if schedule_name else CallRow.schedule_name.remove(),
-            CallRow.twilio_sid.remove(),
-            CallRow.reasons.set([*(row.reasons or []), {"at": iso(now()), "reason": reason}]),
-        ],
+        [*_scheduled_at(at, schedule_name), CallRow.twilio_sid.remove(), _with_reason(row, reason)],
         condition=(CallRow.status == row.status) & (CallRow.attempts == row.attempts),
     )
 
@@ -305,6 +286,16 @@ def insert_new_calls(rows: list[CallRow]) -> None:
             row.status_rank = CallStatus(row.status).rank
             row.version = 1
             batch.save(row)
+
+
+def _scheduled_at(at: datetime, schedule_name: str | None) -> list[Any]:
+    """The actions that make a call ``scheduled`` at ``at`` under ``schedule_name`` (none: no schedule)."""
+    return [
+        CallRow.status.set(CallStatus.SCHEDULED.value),
+        CallRow.status_rank.set(CallStatus.SCHEDULED.rank),
+        CallRow.scheduled_time.set(iso(at)),
+        CallRow.schedule_name.set(schedule_name) if schedule_name else CallRow.schedule_name.remove(),
+    ]
 
 
 def _with_reason(row: CallRow, reason: str, detail: dict[str, Any] | None = None) -> Any:

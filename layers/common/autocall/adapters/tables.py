@@ -31,6 +31,14 @@ READ_TIMEOUT_S = get_settings().dynamodb_read_timeout_s
 MAX_RETRIES = 2
 
 
+class _RequestBudget:
+    """Every table's Meta: the request timeouts and retries above."""
+
+    connect_timeout_seconds = CONNECT_TIMEOUT_S
+    read_timeout_seconds = READ_TIMEOUT_S
+    max_retry_attempts = MAX_RETRIES
+
+
 class ContactPhoneIndex(GlobalSecondaryIndex["ContactRow"]):
     class Meta:
         index_name = "by-phone"
@@ -40,11 +48,8 @@ class ContactPhoneIndex(GlobalSecondaryIndex["ContactRow"]):
 
 
 class ContactRow(Model):
-    class Meta:
+    class Meta(_RequestBudget):
         table_name = get_settings().contacts_table
-        connect_timeout_seconds = CONNECT_TIMEOUT_S
-        read_timeout_seconds = READ_TIMEOUT_S
-        max_retry_attempts = MAX_RETRIES
 
     contact_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
@@ -93,11 +98,8 @@ class CallCampaignIndex(GlobalSecondaryIndex["CallRow"]):
 
 
 class CallRow(Model):
-    class Meta:
+    class Meta(_RequestBudget):
         table_name = get_settings().calls_table
-        connect_timeout_seconds = CONNECT_TIMEOUT_S
-        read_timeout_seconds = READ_TIMEOUT_S
-        max_retry_attempts = MAX_RETRIES
 
     call_id = UnicodeAttribute(hash_key=True)
     contact_id = UnicodeAttribute()
@@ -142,11 +144,8 @@ class CallRow(Model):
 
 
 class CampaignRow(Model):
-    class Meta:
+    class Meta(_RequestBudget):
         table_name = get_settings().campaigns_table
-        connect_timeout_seconds = CONNECT_TIMEOUT_S
-        read_timeout_seconds = READ_TIMEOUT_S
-        max_retry_attempts = MAX_RETRIES
 
     campaign_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
@@ -167,11 +166,8 @@ class CampaignRow(Model):
 class CrmRecordRow(Model):
     """Notes, opportunities, tickets, appointments, contract preparations: one table, by contact."""
 
-    class Meta:
+    class Meta(_RequestBudget):
         table_name = get_settings().crm_table
-        connect_timeout_seconds = CONNECT_TIMEOUT_S
-        read_timeout_seconds = READ_TIMEOUT_S
-        max_retry_attempts = MAX_RETRIES
 
     contact_id = UnicodeAttribute(hash_key=True)
     record_id = UnicodeAttribute(range_key=True)  # "<kind>#<call_id>[#n]": deterministic
@@ -184,11 +180,8 @@ class CrmRecordRow(Model):
 
 
 class SuppressionRow(Model):
-    class Meta:
+    class Meta(_RequestBudget):
         table_name = get_settings().suppression_table
-        connect_timeout_seconds = CONNECT_TIMEOUT_S
-        read_timeout_seconds = READ_TIMEOUT_S
-        max_retry_attempts = MAX_RETRIES
 
     phone = UnicodeAttribute(hash_key=True)
     reason = UnicodeAttribute()
@@ -202,11 +195,8 @@ class IdempotencyRow(Model):
     persistence with its default attribute names). Only Powertools reads and writes it
     (autocall.adapters.idempotency); the model declares the table for the local stack and tests."""
 
-    class Meta:
+    class Meta(_RequestBudget):
         table_name = get_settings().idempotency_table
-        connect_timeout_seconds = CONNECT_TIMEOUT_S
-        read_timeout_seconds = READ_TIMEOUT_S
-        max_retry_attempts = MAX_RETRIES
 
     id = UnicodeAttribute(hash_key=True)  # "autocall#<sha256 of scope#key>"
     status = UnicodeAttribute()  # INPROGRESS | COMPLETED
@@ -220,11 +210,8 @@ class ConsentRow(Model):
     """The consent ledger: one row per grant, revocation or re-consent of a number, never changed
     or deleted. ``record_id`` sorts by time ("<ISO time>#<random>")."""
 
-    class Meta:
+    class Meta(_RequestBudget):
         table_name = get_settings().consent_table
-        connect_timeout_seconds = CONNECT_TIMEOUT_S
-        read_timeout_seconds = READ_TIMEOUT_S
-        max_retry_attempts = MAX_RETRIES
 
     phone = UnicodeAttribute(hash_key=True)
     record_id = UnicodeAttribute(range_key=True)
@@ -244,11 +231,8 @@ class ConsentRow(Model):
 class PacingRow(Model):
     """Atomic counters that pace dialing across concurrent Lambda invocations."""
 
-    class Meta:
+    class Meta(_RequestBudget):
         table_name = get_settings().pacing_table
-        connect_timeout_seconds = CONNECT_TIMEOUT_S
-        read_timeout_seconds = READ_TIMEOUT_S
-        max_retry_attempts = MAX_RETRIES
 
     counter_id = UnicodeAttribute(hash_key=True)
     hits = NumberAttribute(default=0)
@@ -261,11 +245,8 @@ class NumberRow(Model):
     """One row per E.164 number, whatever contacts share it: the call pending for each purpose and
     the number's dials of the last 7 days (the per-number frequency caps; see domain/numbers.py)."""
 
-    class Meta:
+    class Meta(_RequestBudget):
         table_name = get_settings().numbers_table
-        connect_timeout_seconds = CONNECT_TIMEOUT_S
-        read_timeout_seconds = READ_TIMEOUT_S
-        max_retry_attempts = MAX_RETRIES
 
     phone = UnicodeAttribute(hash_key=True)
     pending = JSONAttribute(default=dict)  # purpose → {"call_id", "at"}: the one live or scheduled call
