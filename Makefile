@@ -3,11 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= $(shell scripts/find-python)
 VENV := .venv
 BIN := $(VENV)/bin
-REQS := requirements-dev.txt layers/common/requirements.txt
+# The locks (hashed, `make lock` regenerates them from the .in files people edit) decide .venv.
+REQS := requirements-dev.lock layers/common/requirements.lock
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) | sha1sum | cut -c1-12)
 PYTEST_FLAGS ?=
 
-.PHONY: reliability-e2e venv lint test test-fast unit integration e2e reliability run demo bench sam-validate clean
+.PHONY: reliability-e2e venv lock lint test test-fast unit integration e2e reliability run demo bench sam-validate clean
 .PHONY: venv-sam sam-build deploy-tier
 
 $(STAMP): $(REQS)
@@ -15,10 +16,15 @@ $(STAMP): $(REQS)
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	touch $@
 
 venv: $(STAMP)
+
+# After editing requirements-dev.in or layers/common/requirements.in: both locks, with hashes
+# (scripts/lock; LOCK_ARGS=--upgrade moves unpinned dependencies to their newest releases).
+lock:
+	PYTHON=$(PYTHON) scripts/lock $(LOCK_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -70,7 +70,7 @@ def requirement_closure(requirements: list[str]) -> list[str]:
 
 
 def layer_requirements() -> list[str]:
-    lines = (ROOT / "layers" / "common" / "requirements.txt").read_text().splitlines()
+    lines = (ROOT / "layers" / "common" / "requirements.in").read_text().splitlines()
     return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
 
 
