@@ -10,10 +10,10 @@ from typing import Any
 import openai
 import pytest
 from autocall.config import reset_settings
-from autocall.domain.brain.base import CallContext, Speaker, Utterance
+from autocall.domain.brain.contract import CallContext, Speaker, Utterance
+from autocall.domain.brain.engine import PlaybookBrain
 from autocall.domain.brain.factory import get_brain, reset_brain
-from autocall.domain.brain.llm import BRIDGE_LINE, LlmBrain
-from autocall.domain.brain.playbook import PlaybookBrain
+from autocall.domain.brain.llm.brain import BRIDGE_LINE, LlmBrain
 from autocall.models.enums import AgentActionKind, CallPurpose, Outcome
 from pydantic import BaseModel
 
