@@ -219,7 +219,7 @@ def audit(
 
     ``placed`` (the carrier's calls) is read before ``calls``: an attempt is counted on the call
     before it is dialed, so calls still running when the bench stops cannot look like duplicates."""
-    from autocall.domain.windows import CallingWindow, is_open
+    from autocall.domain.calendar.windows import CallingWindow, is_open
 
     window = CallingWindow.from_config(window_config)
     dials_to = Counter(sim.to for sim in placed)

@@ -231,9 +231,10 @@ def llm_tokens(registry: Any, call_id: str) -> tuple[int, int, int]:
 
     from autocall.adapters.calls import get_call
     from autocall.adapters.contacts import get_contact
-    from autocall.domain.brain.llm import _messages, tool_specs
-    from autocall.domain.brain.playbook import load_memory
-    from autocall.domain.brain.playbooks import playbook_for
+    from autocall.domain.brain.llm.prompt import messages as _messages
+    from autocall.domain.brain.llm.tools import tool_specs
+    from autocall.domain.brain.memory import load_memory
+    from autocall.domain.brain.purposes import playbook_for
     from autocall.domain.conversation import build_context
     from autocall.domain.post_call.analysis import _llm_prompt, transcript
     from autocall.domain.post_call.context import load

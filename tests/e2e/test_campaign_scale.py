@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from autocall.adapters.calls import calls_for_contact
 from autocall.clock import CLOCK
+from autocall.domain.calendar.windows import CallingWindow, is_open
 from autocall.domain.pacing import slot_holders
-from autocall.domain.windows import CallingWindow, is_open
 
 from tests.e2e.conftest import rest_clock
 

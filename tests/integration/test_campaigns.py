@@ -26,8 +26,8 @@ from autocall.adapters.telephony import reset_telephony
 from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.domain import campaigns
+from autocall.domain.calendar.windows import CallingWindow, is_open
 from autocall.domain.pacing import acquire_dial_slot, release_dial_slot, slot_holders
-from autocall.domain.windows import CallingWindow, is_open
 
 from local.carrier import CarrierSimulator
 from tests.helpers import public_url

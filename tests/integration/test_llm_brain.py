@@ -5,15 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import openai
 import pytest
 from autocall.config import reset_settings
-from autocall.domain.brain.base import CallContext, Speaker, Utterance
+from autocall.domain.brain.contract import CallContext, Speaker, Utterance
+from autocall.domain.brain.engine import PlaybookBrain
 from autocall.domain.brain.factory import get_brain, reset_brain
-from autocall.domain.brain.llm import BRIDGE_LINE, LlmBrain
-from autocall.domain.brain.playbook import PlaybookBrain
+from autocall.domain.brain.llm.brain import BRIDGE_LINE, LlmBrain
+from autocall.domain.brain.llm.tools import tool_specs
+from autocall.domain.brain.purposes import playbook_for
+from autocall.integrations import openai as openai_integration
 from autocall.models.enums import AgentActionKind, CallPurpose, Outcome
 from pydantic import BaseModel
 
@@ -306,3 +310,53 @@ def test_factory_picks_the_llm_only_with_a_key(monkeypatch: pytest.MonkeyPatch) 
     reset_brain()
     assert isinstance(get_brain(), LlmBrain) and get_brain() is get_brain()
     reset_brain()
+
+
+@pytest.mark.parametrize("purpose", list(CallPurpose))
+def test_every_tool_schema_is_strict(purpose: CallPurpose) -> None:
+    """OpenAI's strict mode: ``strict: true``, every object closed and all its properties required."""
+    ctx = make_ctx(purpose, transfer_available=True)
+    specs = tool_specs(ctx, playbook_for(purpose))
+    assert specs and {"end_call", "opt_out", "set_outcome", "transfer_to_human"} <= {
+        spec["function"]["name"] for spec in specs
+    }
+    for spec in specs:
+        assert spec["type"] == "function" and spec["function"]["strict"] is True
+        parameters = spec["function"]["parameters"]
+        assert parameters["type"] == "object" and parameters["additionalProperties"] is False
+        assert sorted(parameters["required"]) == sorted(parameters["properties"])
+
+
+def test_an_optional_tool_argument_is_required_and_nullable(brain: LlmBrain, fake: FakeOpenAI) -> None:
+    booking = next(s for s in tool_specs(make_ctx(), playbook_for(CallPurpose.SALES_OUTREACH))
+                   if s["function"]["name"] == "confirm_slot")  # fmt: skip
+    duration = booking["function"]["parameters"]["properties"]["duration_minutes"]
+    assert {"type": "null"} in duration["anyOf"]
+    fake.enqueue("", tool_calls=[("confirm_slot", {"start": TUESDAY_2PM, "duration_minutes": None})])
+    decision = brain.respond(make_ctx(), "Tuesday at 2 works.", 0.9)
+    assert [a.kind for a in decision.actions] == [AgentActionKind.CONFIRM_SLOT]
+    assert decision.actions[0].params["duration_minutes"] == 30  # the purpose's usual length
+
+
+def test_a_streamed_answer_is_put_together_as_one_reply() -> None:
+    def chunk(content: str | None = None, calls: list[Any] | None = None) -> Any:
+        delta = SimpleNamespace(content=content, tool_calls=calls)
+        return SimpleNamespace(choices=[SimpleNamespace(delta=delta)])
+
+    def call(index: int, name: str | None, arguments: str) -> Any:
+        return SimpleNamespace(index=index, function=SimpleNamespace(name=name, arguments=arguments))
+
+    stream = [
+        chunk("How about "),
+        SimpleNamespace(choices=[]),
+        chunk("Tuesday?"),
+        chunk(calls=[call(0, "propose_slot", '{"start": "2026-03-10')]),
+        chunk(calls=[call(0, None, 'T14:00:00-05:00"}'), call(1, "end_call", "{}")]),
+    ]
+    heard: list[str] = []
+    reply = openai_integration._streamed(iter(stream), heard.append)
+    assert heard == ["How about ", "Tuesday?"] and reply.text == "How about Tuesday?"
+    assert reply.tool_calls == [
+        openai_integration.ToolCall("propose_slot", '{"start": "2026-03-10T14:00:00-05:00"}'),
+        openai_integration.ToolCall("end_call", "{}"),
+    ]

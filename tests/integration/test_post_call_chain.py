@@ -265,7 +265,7 @@ def test_demo_scheduled_books_invites_reminds_and_tells_sales(chain: Any, contac
         "- Contact showed high interest in Cloud Solutions",
         "- Current pain points: cost, scalability",
         "- Decision maker confirmed",
-        "- Demo scheduled for Tuesday, December 1 at 2:00 PM PST",
+        "- Demo scheduled for Tuesday, December 1 at 2 PM PST",
         "- Budget range: $10k-50k discussed",
     ):
         assert line in note.content
@@ -389,9 +389,7 @@ def test_reminder_schedule_texts_the_callee_once(chain: Any, contact: Any, carri
         chain.registry.invoke(reminder["Target"]["Arn"], json.loads(reminder["Target"]["Input"]))
     [sms] = carrier.messages()
     assert sms.to == "+14155550123"
-    assert (
-        "reminder" in sms.body and "tomorrow" in sms.body and "Tuesday, December 1 at 2:00 PM PST" in sms.body
-    )
+    assert "reminder" in sms.body and "tomorrow" in sms.body and "Tuesday, December 1 at 2 PM PST" in sms.body
     assert call(call_id).actions_taken[-1] == "reminder_24h_sent_by_sms"
 
 
@@ -439,8 +437,7 @@ def test_callback_at_a_stated_time_is_moved_into_the_calling_window(chain: Any, 
     assert follow_up.purpose == "sales_outreach" and follow_up.scheduled_time == "2026-11-25T17:00:00Z"
     assert follow_up.context == {"campaign": "Q1", "callback": True, "source_call_id": call_id}
     assert (
-        "- Callback requested for Wednesday, November 25 at 7:00 AM PST"
-        in records(contact, "note")[0].content
+        "- Callback requested for Wednesday, November 25 at 7 AM PST" in records(contact, "note")[0].content
     )
     assert call(call_id).actions_taken[-1] == "callback_scheduled_wednesday_9am"
 

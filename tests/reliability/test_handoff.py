@@ -93,7 +93,7 @@ def test_a_callee_asking_for_a_person_is_handed_to_the_team_and_not_called_by_th
     assert not any(a.startswith(("callback_scheduled", "attempt_")) for a in call.actions_taken)
     [(subject, message)] = [n for n in team_notifications(aws) if call_id in n[1]]
     assert "Callee asked for a person" in subject and "Dana Whitfield" in subject
-    assert "Preferred time: Thursday, November 26 at 10:00 AM EST" in message
+    assert "Preferred time: Thursday, November 26 at 10 AM EST" in message
     assert f"POST /calls/{call_id}/handoff/close" in message
     status, view = twilio.api("GET", f"/calls/{call_id}")
     assert status == 200 and view["handoff"]["status"] == "open"

@@ -18,8 +18,8 @@ from autocall.adapters.telephony import reset_telephony
 from autocall.clock import CLOCK
 from autocall.config import get_settings, reset_settings
 from autocall.domain import conversation
+from autocall.domain.brain.engine import PlaybookBrain
 from autocall.domain.brain.factory import reset_brain
-from autocall.domain.brain.playbook import PlaybookBrain
 from autocall.observability import metrics
 
 from local.carrier import CarrierSimulator

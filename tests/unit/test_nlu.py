@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from autocall.domain.brain import nlu
+from autocall.domain.brain import booking, nlu
+from autocall.domain.brain.nlu import intents, times
+from autocall.domain.brain.nlu.sentiment import sentiment
+from autocall.domain.calendar import days, phrasing
 
 # Wednesday 4 March 2026, 09:00 in Chicago (US daylight saving time starts on Sunday 8 March).
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
@@ -112,15 +115,15 @@ def test_extracts_pain_points_as_canonical_keywords() -> None:
     ],
 )
 def test_pain_point_keywords(text: str, pains: tuple[str, ...]) -> None:
-    assert nlu.extract_keywords(text)[0] == pains
+    assert intents.extract_keywords(text)[0] == pains
 
 
 def test_sentiment_labels_and_scores() -> None:
-    assert nlu.sentiment("Yes, that would be great, thank you!")[0] == "positive"
-    label, score = nlu.sentiment("This is unacceptable, I'm really frustrated.")
+    assert sentiment("Yes, that would be great, thank you!")[0] == "positive"
+    label, score = sentiment("This is unacceptable, I'm really frustrated.")
     assert label == "negative" and -1.0 <= score < -0.05
-    assert nlu.sentiment("Tuesday.") == ("neutral", 0.0)
-    assert nlu.sentiment("") == ("neutral", 0.0)
+    assert sentiment("Tuesday.") == ("neutral", 0.0)
+    assert sentiment("") == ("neutral", 0.0)
 
 
 @pytest.mark.parametrize(
@@ -140,7 +143,7 @@ def test_sentiment_labels_and_scores() -> None:
 def test_resolves_times_relative_to_now_in_the_callee_zone(
     utterance: str, weekday: str, hour: int, exact: bool
 ) -> None:
-    mention = nlu.parse_time(utterance, NOW, CHICAGO)
+    mention = times.parse_time(utterance, NOW, CHICAGO)
     assert mention is not None
     at = local(mention.at)
     assert (f"{at:%A}", at.hour, mention.exact) == (weekday, hour, exact)
@@ -148,20 +151,20 @@ def test_resolves_times_relative_to_now_in_the_callee_zone(
 
 
 def test_next_tuesday_at_2_pm_is_after_the_daylight_saving_switch() -> None:
-    mention = nlu.parse_time("Tuesday at 2 pm", NOW, CHICAGO)
+    mention = times.parse_time("Tuesday at 2 pm", NOW, CHICAGO)
     assert mention is not None
     assert mention.at.astimezone(UTC) == datetime(2026, 3, 10, 19, 0, tzinfo=UTC)  # CDT, UTC-5
 
 
 def test_tomorrow_means_the_callees_tomorrow() -> None:
     # 15:00 UTC on Wednesday is already Thursday 00:00 in Tokyo: "tomorrow" is Friday there.
-    mention = nlu.parse_time("tomorrow at 4 pm", NOW, "Asia/Tokyo")
+    mention = times.parse_time("tomorrow at 4 pm", NOW, "Asia/Tokyo")
     assert mention is not None
     assert mention.at.astimezone(UTC) == datetime(2026, 3, 6, 7, 0, tzinfo=UTC)
 
 
 def test_a_clock_time_already_past_today_means_tomorrow() -> None:
-    mention = nlu.parse_time("at 8 am", NOW, CHICAGO)  # it is 9 AM there
+    mention = times.parse_time("at 8 am", NOW, CHICAGO)  # it is 9 AM there
     assert mention is not None
     assert f"{local(mention.at):%A %H:%M}" == "Thursday 08:00"
 
@@ -176,14 +179,8 @@ def test_a_clock_time_already_past_today_means_tomorrow() -> None:
         "We have ten people",
     ],
 )
-def test_dateparser_runs_only_when_a_time_like_token_is_present(
-    utterance: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def forbidden() -> None:
-        raise AssertionError("dateparser was called")
-
-    monkeypatch.setattr(nlu, "_dateparser", forbidden)
-    assert nlu.parse_time(utterance, NOW, CHICAGO) is None
+def test_no_time_is_found_without_a_time_like_token(utterance: str) -> None:
+    assert times.parse_time(utterance, NOW, CHICAGO) is None
 
 
 @pytest.mark.parametrize(
@@ -198,20 +195,64 @@ def test_dateparser_runs_only_when_a_time_like_token_is_present(
     ],
 )
 def test_slot_rules(start: datetime, problem: str | None) -> None:
-    assert nlu.slot_problem(start, 30, NOW, CHICAGO) == problem
+    assert booking.slot_problem(start, 30, NOW, CHICAGO) == problem
 
 
 def test_next_business_slot_skips_the_weekend() -> None:
     friday = datetime(2026, 3, 6, 15, 0, tzinfo=UTC)
-    slot = nlu.next_business_slot(friday, CHICAGO)
+    slot = days.next_weekday_at(friday, CHICAGO)
     assert f"{local(slot):%A %H:%M}" == "Monday 10:00"
 
 
 def test_spoken_time_reads_naturally_in_the_callee_zone() -> None:
     assert (
-        nlu.spoken_time(datetime(2026, 3, 5, 22, 0, tzinfo=UTC), CHICAGO, NOW) == "tomorrow, Thursday at 4 PM"
+        phrasing.spoken_time(datetime(2026, 3, 5, 22, 0, tzinfo=UTC), CHICAGO, NOW)
+        == "tomorrow, Thursday at 4 PM"
     )
     assert (
-        nlu.spoken_time(datetime(2026, 3, 10, 19, 30, tzinfo=UTC), CHICAGO, NOW)
+        phrasing.spoken_time(datetime(2026, 3, 10, 19, 30, tzinfo=UTC), CHICAGO, NOW)
         == "Tuesday, March 10 at 2:30 PM"
     )
+
+
+# --- the hand rules against dateparser --------------------------------------------------------------
+# The nlu once handed day expressions to dateparser; the hand rules replaced it. dateparser stays a
+# test-only dependency: these tests say the rules resolve every such expression as it did.
+
+DAY_EXPRESSIONS = [
+    "tomorrow", "day after tomorrow",
+    *(f"{prefix}{day}" for prefix in ("", "this ", "next ")
+      for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")),
+    "march 10", "march 4", "march 3rd", "jan 15", "sept. 5", "december 31st", "february 29", "feb 28th",
+    "february 30", "june 31", "april 31st",
+]  # fmt: skip
+TODAYS = [  # 10:00 local on: a Wednesday, a leap day, the day after one, a year's last day, a Sunday
+    datetime(2026, 3, 4, 10, 0),
+    datetime(2028, 2, 29, 10, 0),
+    datetime(2028, 3, 1, 10, 0),
+    datetime(2026, 12, 31, 10, 0),
+    datetime(2027, 2, 28, 10, 0),
+]
+
+
+def _dateparser_day(expression: str, local_now: datetime) -> datetime | None:
+    dateparser = pytest.importorskip("dateparser")
+    settings = {"RELATIVE_BASE": local_now, "PREFER_DATES_FROM": "future"}
+    parsed = dateparser.parse(expression, settings=settings, languages=["en"])
+    return parsed if isinstance(parsed, datetime) else None
+
+
+@pytest.mark.parametrize("local_now", TODAYS, ids=lambda d: f"{d:%Y-%m-%d}")
+@pytest.mark.parametrize("expression", DAY_EXPRESSIONS)
+def test_a_named_day_resolves_as_dateparser_resolves_it(expression: str, local_now: datetime) -> None:
+    now = local_now.replace(tzinfo=ZoneInfo(CHICAGO))
+    mention = times.parse_time(f"{expression} at 11:59 pm", now, CHICAGO)
+    expected = _dateparser_day(expression, local_now)
+    assert (mention.at.date() if mention else None) == (expected.date() if expected else None)
+
+
+@pytest.mark.parametrize("expression", ["in 20 minutes", "in an hour", "in 2 hours", "in five minutes"])
+def test_in_so_long_resolves_as_dateparser_resolves_it(expression: str) -> None:
+    local_now = datetime(2026, 3, 8, 1, 30)  # the night US daylight saving time starts: wall-clock arithmetic
+    mention = times.parse_time(expression, local_now.replace(tzinfo=ZoneInfo(CHICAGO)), CHICAGO)
+    assert mention is not None and mention.at.replace(tzinfo=None) == _dateparser_day(expression, local_now)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from autocall.domain.pacing import SlotGrid
-from autocall.domain.windows import CallingWindow, next_opening
+from autocall.domain.calendar.slots import SlotGrid
+from autocall.domain.calendar.windows import CallingWindow, next_opening
 
 START = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)  # 08:00 in New York, 05:00 in Los Angeles
 WINDOW = CallingWindow.from_config({"start": "09:00", "end": "20:00"})

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from autocall.domain.brain.base import CallContext, Decision, Speaker, Utterance
-from autocall.domain.brain.playbook import MAX_AGENT_TURNS, PlaybookBrain, disclosure_greeting
-from autocall.domain.brain.playbooks import PLAYBOOKS
+from autocall.domain.brain.contract import CallContext, Decision, Speaker, Utterance
+from autocall.domain.brain.engine import MAX_AGENT_TURNS, PlaybookBrain
+from autocall.domain.brain.lines import disclosure_greeting
+from autocall.domain.brain.purposes import PLAYBOOKS
 from autocall.models.enums import AgentActionKind, CallPurpose, Outcome
 
 from local.personas import EXPECTED_OUTCOMES, PERSONAS

@@ -10,22 +10,21 @@ from typing import Any
 import pytest
 from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import CLOCK
+from autocall.domain.calendar.phrasing import spoken_label, spoken_time
+from autocall.domain.calendar.timing import (
+    business_days_later,
+    callback_time,
+    next_attempt_at,
+    reminder_times,
+    retry_delay,
+)
+from autocall.domain.calendar.windows import CallingWindow
 from autocall.domain.post_call import messages
 from autocall.domain.post_call.actions import plan_actions
 from autocall.domain.post_call.analysis import budget_bounds, offline_analysis
 from autocall.domain.post_call.context import PostCall, Slot, resolve_outcome
 from autocall.domain.post_call.crm import note_content, note_title, upgraded_contact_type
 from autocall.domain.post_call.outcome import _readable_cause, build_result, money
-from autocall.domain.post_call.timing import (
-    business_days_later,
-    callback_time,
-    next_attempt_at,
-    reminder_times,
-    retry_delay,
-    spoken_label,
-    spoken_time,
-)
-from autocall.domain.windows import CallingWindow
 from autocall.models.enums import ContactType, Outcome
 from icalendar import Calendar
 
@@ -201,7 +200,7 @@ def test_call_note_reads_like_the_seed() -> None:
         "- Contact showed high interest in Cloud Solutions\n"
         "- Current pain points: cost, scalability\n"
         "- Decision maker confirmed\n"
-        "- Demo scheduled for Tuesday, December 1 at 2:00 PM PST\n"
+        "- Demo scheduled for Tuesday, December 1 at 2 PM PST\n"
         "- Budget range: $10k-50k discussed\n"
         "- Sentiment: improving; probability 85%"
     )
@@ -319,7 +318,7 @@ def test_labels_and_spoken_times_use_the_callee_clock() -> None:
         == "callback_tuesday_5_30pm"
     )
     assert spoken_label("x", datetime(2026, 12, 1, 8, 0, tzinfo=UTC), LA) == "x_tuesday_12am"
-    assert spoken_time(SLOT, LA) == "Tuesday, December 1 at 2:00 PM PST"
+    assert spoken_time(SLOT, LA, with_zone=True) == "Tuesday, December 1 at 2 PM PST"
 
 
 # --- messages and failures ----------------------------------------------------------------------

@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from autocall.domain.phones import country_of, time_zones_of
-from autocall.domain.windows import (
+from autocall.domain.calendar.windows import (
     CallingWindow,
     NoCallingWindow,
     is_open,
@@ -15,6 +14,7 @@ from autocall.domain.windows import (
     open_stretch,
     same_clock,
 )
+from autocall.domain.phones import country_of, time_zones_of
 
 NINE_TO_EIGHT = CallingWindow.from_config({"start": "09:00", "end": "20:00"})
 WEEKDAYS = CallingWindow.from_config({"start": "09:00", "end": "20:00", "exclude_weekends": True})

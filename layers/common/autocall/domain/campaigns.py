@@ -35,12 +35,13 @@ from autocall.adapters.suppression import suppressed_among
 from autocall.adapters.tables import CallRow, CampaignRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
+from autocall.domain.calendar.slots import Opening, SlotGrid
+from autocall.domain.calendar.windows import CallingWindow, NoCallingWindow, open_stretch
 from autocall.domain.calls import _ID_NAMESPACE, DUE_NOW, MAX_AHEAD, parse_purpose, schedule_name
 from autocall.domain.contacts import callee_time_zones
 from autocall.domain.numbers import pending_among
-from autocall.domain.pacing import Opening, SlotGrid, dial_spacing
+from autocall.domain.pacing import dial_spacing
 from autocall.domain.phones import NumberNotDialable, check_dialable
-from autocall.domain.windows import CallingWindow, NoCallingWindow, open_stretch
 from autocall.errors import CampaignNotFound, Conflict, ValidationFailed
 from autocall.models.enums import POSITIVE_OUTCOMES, CallStatus, Outcome
 from autocall.observability import count, logger

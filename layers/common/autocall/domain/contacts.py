@@ -20,9 +20,9 @@ from autocall.adapters import contacts as repo
 from autocall.adapters.tables import ContactRow
 from autocall.clock import now
 from autocall.domain import consent
+from autocall.domain.calendar.windows import same_clock
 from autocall.domain.consent import ConsentKind, ConsentSource, Evidence
 from autocall.domain.phones import check_dialable, country_of, time_zones_of, to_e164
-from autocall.domain.windows import same_clock
 from autocall.errors import ContactNotFound, ValidationFailed
 from autocall.models.enums import ContactType
 

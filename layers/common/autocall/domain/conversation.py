@@ -19,7 +19,14 @@ from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain import consent, twiml
-from autocall.domain.brain.base import AgentAction, CallContext, Decision, Speaker, TurnAnalysis, Utterance
+from autocall.domain.brain.contract import (
+    AgentAction,
+    CallContext,
+    Decision,
+    Speaker,
+    TurnAnalysis,
+    Utterance,
+)
 from autocall.domain.contacts import callee_time_zone
 from autocall.domain.pacing import release_dial_slot
 from autocall.models.enums import AgentActionKind, CallPurpose, CallStatus, Outcome
@@ -46,13 +53,13 @@ def _brain() -> Any:
 
 
 def _fallback_brain() -> Any:
-    from autocall.domain.brain.playbook import PlaybookBrain
+    from autocall.domain.brain.engine import PlaybookBrain
 
     return PlaybookBrain()
 
 
 def _disclosure(ctx: CallContext) -> str:
-    from autocall.domain.brain.playbook import disclosure_greeting
+    from autocall.domain.brain.lines import disclosure_greeting
 
     return str(disclosure_greeting(ctx))
 

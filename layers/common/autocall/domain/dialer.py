@@ -21,12 +21,12 @@ from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain import twiml
+from autocall.domain.calendar.windows import CallingWindow, NoCallingWindow, is_open, next_opening
 from autocall.domain.campaigns import CampaignStatus
 from autocall.domain.contacts import callee_time_zones
 from autocall.domain.numbers import claim_dial, release_dial
 from autocall.domain.pacing import acquire_dial_slot, release_dial_slot
 from autocall.domain.phones import NumberNotDialable, check_dialable
-from autocall.domain.windows import CallingWindow, NoCallingWindow, is_open, next_opening
 from autocall.models.enums import CallStatus
 from autocall.observability import count, logger, mask_phone
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from autocall.domain.brain.base import Brain
-from autocall.domain.brain.playbook import PlaybookBrain
+from autocall.domain.brain.contract import Brain
+from autocall.domain.brain.engine import PlaybookBrain
 
 
 @lru_cache(maxsize=1)
@@ -14,7 +14,7 @@ def get_brain() -> Brain:
 
     api_key = get_secret("openai_api_key").strip()
     if api_key:
-        from autocall.domain.brain.llm import LlmBrain
+        from autocall.domain.brain.llm.brain import LlmBrain
 
         return LlmBrain(api_key=api_key)
     return PlaybookBrain()

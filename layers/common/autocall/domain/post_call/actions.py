@@ -23,22 +23,21 @@ from autocall.adapters.tables import CallRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain import consent
-from autocall.domain.calls import place_request, prepare_call, schedule_name
-from autocall.domain.numbers import CallPending
-from autocall.domain.phones import NumberNotDialable
-from autocall.domain.post_call import messages
-from autocall.domain.post_call.analysis import analysis_dict
-from autocall.domain.post_call.context import PostCall, Slot, amend_call, iso_now, load, parse_utc
-from autocall.domain.post_call.timing import (
+from autocall.domain.calendar.phrasing import spoken_label, spoken_time
+from autocall.domain.calendar.timing import (
     FOLLOW_UP_HOUR,
     NEGOTIATION_DELAY_DAYS,
     business_days_later,
     callback_time,
     next_attempt_at,
     reminder_times,
-    spoken_label,
-    spoken_time,
 )
+from autocall.domain.calls import place_request, prepare_call, schedule_name
+from autocall.domain.numbers import CallPending
+from autocall.domain.phones import NumberNotDialable
+from autocall.domain.post_call import messages
+from autocall.domain.post_call.analysis import analysis_dict
+from autocall.domain.post_call.context import PostCall, Slot, amend_call, iso_now, load, parse_utc
 from autocall.errors import ContactSuppressed
 from autocall.models.enums import CallPurpose, CallStatus, Outcome
 from autocall.observability import logger
@@ -261,7 +260,7 @@ def book_appointment(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) ->
             "end": calls_repo.iso(slot.end),
             "duration_minutes": slot.minutes,
             "time_zone": ctx.time_zone,
-            "local_time": spoken_time(slot.start, ctx.time_zone),
+            "local_time": spoken_time(slot.start, ctx.time_zone, with_zone=True),
             "demo_type": ctx.context.get("demo_type") or "technical" if demo else None,
             "status": "booked",
         },
@@ -383,7 +382,7 @@ def hand_to_person(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -> l
         "assignee": "person",
         "team": team,
         "preferred_time": calls_repo.iso(at) if at is not None else None,
-        "preferred_time_local": spoken_time(at, ctx.time_zone) if at is not None else None,
+        "preferred_time_local": spoken_time(at, ctx.time_zone, with_zone=True) if at is not None else None,
         "opened_at": iso_now(),
     }
     amend_call(ctx.call_id, lambda row: None if row.handoff else [CallRow.handoff.set(handoff)])

@@ -15,9 +15,10 @@ from typing import Any, Literal
 
 from autocall.adapters.tables import CallRow
 from autocall.config import get_settings
-from autocall.domain.brain.nlu import PAIN_POINTS
+from autocall.domain.brain.nlu.intents import PAIN_POINTS
 from autocall.domain.brain.prompt_data import data_block
 from autocall.domain.post_call.context import PostCall, amend_call, iso_now, load
+from autocall.integrations.openai import parse as openai_parse
 from autocall.models.enums import CallPurpose, Outcome
 from autocall.observability import logger, metrics
 from autocall.secrets import get_secret
@@ -275,22 +276,18 @@ def _llm_prompt(ctx: PostCall) -> str:
 
 
 def llm_analysis(ctx: PostCall, api_key: str) -> CallAnalysis:
-    import openai
-
-    settings = get_settings()
-    client = openai.OpenAI(
-        api_key=api_key, base_url=settings.openai_base_url or None, timeout=LLM_TIMEOUT_S, max_retries=1
-    )
-    completion = client.chat.completions.parse(
-        model=settings.openai_model,
+    parsed = openai_parse(
+        api_key,
+        model=get_settings().openai_model,
         temperature=0,
         messages=[
             {"role": "system", "content": _llm_prompt(ctx)},
             {"role": "user", "content": transcript(ctx) or "(no words were exchanged)"},
         ],
         response_format=CallAnalysis,
+        timeout=LLM_TIMEOUT_S,
+        max_retries=1,
     )
-    parsed = completion.choices[0].message.parsed
     if parsed is None:
         raise ValueError("the model refused to analyse the call")
     return parsed

@@ -11,8 +11,8 @@ from autocall.adapters import calls as calls_repo
 from autocall.adapters.campaigns import get_campaign
 from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
+from autocall.domain.calendar.windows import CallingWindow
 from autocall.domain.contacts import callee_time_zone, callee_time_zones, get_contact
-from autocall.domain.windows import CallingWindow
 from autocall.errors import CallNotFound
 from autocall.models.enums import AgentActionKind, CallPurpose, CallStatus, Outcome
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from autocall.adapters import contacts as contacts_repo
 from autocall.adapters import crm as crm_repo
+from autocall.domain.calendar.phrasing import spoken_time
 from autocall.domain.post_call.analysis import analysis_dict
 from autocall.domain.post_call.context import PostCall, iso_now, load
-from autocall.domain.post_call.timing import spoken_time
 from autocall.errors import ContactNotFound
 from autocall.models.enums import CallPurpose, ContactType, Outcome
 
@@ -95,9 +95,9 @@ def _next_step(ctx: PostCall, analysis: dict[str, Any]) -> str:
     slot, callback = ctx.slot, ctx.callback_at
     if slot is not None and ctx.outcome in (Outcome.DEMO_SCHEDULED, Outcome.APPOINTMENT_CONFIRMED):
         what = "Demo" if ctx.outcome is Outcome.DEMO_SCHEDULED else "Appointment"
-        return f"{what} scheduled for {spoken_time(slot.start, ctx.time_zone)}"
+        return f"{what} scheduled for {spoken_time(slot.start, ctx.time_zone, with_zone=True)}"
     if callback is not None and ctx.outcome is Outcome.CALLBACK_REQUESTED:
-        return f"Callback requested for {spoken_time(callback, ctx.time_zone)}"
+        return f"Callback requested for {spoken_time(callback, ctx.time_zone, with_zone=True)}"
     return f"Next step: {analysis['next_action'].replace('_', ' ')}"
 
 

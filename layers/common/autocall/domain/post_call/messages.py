@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from autocall.config import get_settings
+from autocall.domain.calendar.phrasing import spoken_time
 from autocall.domain.post_call.context import PostCall, Slot
-from autocall.domain.post_call.timing import spoken_time
 from autocall.models.enums import Outcome
 
 
@@ -51,7 +51,7 @@ def calendar_invite(ctx: PostCall, slot: Slot, attendees: list[str], stamp: date
 
 
 def invite_email(ctx: PostCall, slot: Slot) -> tuple[str, str]:
-    when = spoken_time(slot.start, ctx.time_zone)
+    when = spoken_time(slot.start, ctx.time_zone, with_zone=True)
     body = (
         f"Hi {ctx.contact.name.split()[0]},\n\n"
         f"As agreed on the phone, here is the invitation for {meeting_name(ctx)} on {when} "
@@ -65,7 +65,7 @@ def preparation_email(ctx: PostCall, slot: Slot, analysis: dict[str, Any]) -> tu
     focus = analysis["pain_points"] or ["your current setup"]
     body = (
         f"Hi {ctx.contact.name.split()[0]},\n\n"
-        f"To get the most from your demo on {spoken_time(slot.start, ctx.time_zone)}:\n"
+        f"To get the most from your demo on {spoken_time(slot.start, ctx.time_zone, with_zone=True)}:\n"
         f"- We will focus on: {', '.join(focus)}\n"
         "- Have a rough picture of your current setup and team size at hand\n"
         "- Invite whoever else takes part in the decision\n\n"
@@ -75,7 +75,7 @@ def preparation_email(ctx: PostCall, slot: Slot, analysis: dict[str, Any]) -> tu
 
 
 def reminder_text(ctx: PostCall, slot: Slot, lead: str) -> str:
-    when = spoken_time(slot.start, ctx.time_zone)
+    when = spoken_time(slot.start, ctx.time_zone, with_zone=True)
     ahead = "tomorrow" if lead == "24h" else "in one hour"
     return f"{get_settings().business_name}: reminder, {meeting_name(ctx)} is {ahead} ({when})."
 
@@ -102,14 +102,14 @@ def team_notification(
         f"Next action: {analysis['next_action']}",
     ]
     if ctx.slot is not None:
-        lines.append(f"Meeting: {spoken_time(ctx.slot.start, ctx.time_zone)}")
+        lines.append(f"Meeting: {spoken_time(ctx.slot.start, ctx.time_zone, with_zone=True)}")
     if ctx.escalation_reason:
         lines.append(f"Escalation reason: {ctx.escalation_reason}")
     if ctx.outcome is Outcome.HUMAN_REQUESTED:
         at = ctx.person_requested_at
         lines += [
             "The callee asked to talk to a person, and was promised that someone from the team calls back.",
-            f"Preferred time: {spoken_time(at, ctx.time_zone)} (the callee's time)"
+            f"Preferred time: {spoken_time(at, ctx.time_zone, with_zone=True)} (the callee's time)"
             if at is not None
             else "Preferred time: none given; call as soon as you can",
             f"Phone: {ctx.contact.phone}",

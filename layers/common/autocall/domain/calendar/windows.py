@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from autocall.config import get_settings
+from autocall.domain.calendar.days import callee_local_time
 
 Zones = str | Iterable[str]  # one IANA name, or every zone the callee can be in
 SEARCH_DAYS = 370  # how far ahead an opening is looked for before the window counts as never open
@@ -73,10 +74,6 @@ def _day_allowed(day: date, window: CallingWindow, country: str | None) -> bool:
     if window.exclude_weekends and day.weekday() >= 5:
         return False
     return not (window.exclude_holidays and country and day in _holidays(country, day.year))
-
-
-def callee_local_time(moment: datetime, time_zone: str) -> datetime:
-    return moment.astimezone(ZoneInfo(time_zone))
 
 
 def _open_in(moment: datetime, zone: str, window: CallingWindow, country: str | None) -> bool:

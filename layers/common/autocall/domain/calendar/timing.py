@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from autocall.domain.windows import CallingWindow, Zones, fit_into_window
+from autocall.domain.calendar.days import weekdays_later
+from autocall.domain.calendar.windows import CallingWindow, Zones, fit_into_window
 
 RETRY_BACKOFF = (timedelta(hours=2), timedelta(days=1), timedelta(days=2))
 REMINDER_LEADS = (("24h", timedelta(hours=24)), ("1h", timedelta(hours=1)))
@@ -52,28 +53,6 @@ def business_days_later(
     """``days`` weekdays after ``moment`` at local time ``at`` (in ``time_zone``), inside the window
     (open in every one of ``zones``, by default ``time_zone`` alone)."""
     zone = ZoneInfo(time_zone)
-    day = moment.astimezone(zone).date()
-    left = days
-    while left:
-        day += timedelta(days=1)
-        left -= day.weekday() < 5
+    day = weekdays_later(moment.astimezone(zone).date(), days)
     wanted = datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
     return fit_into_window(wanted, zones or time_zone, window, country)
-
-
-def spoken_label(prefix: str, moment: datetime, time_zone: str) -> str:
-    """'demo_scheduled_tuesday_2pm' / '..._2_30pm': the moment in the callee's own clock."""
-    local = moment.astimezone(ZoneInfo(time_zone))
-    hour = local.hour % 12 or 12
-    minutes = f"_{local.minute:02d}" if local.minute else ""
-    return f"{prefix}_{local.strftime('%A').lower()}_{hour}{minutes}{'am' if local.hour < 12 else 'pm'}"
-
-
-def spoken_time(moment: datetime, time_zone: str) -> str:
-    """'Tuesday, December 1 at 2:00 PM PST'."""
-    local = moment.astimezone(ZoneInfo(time_zone))
-    hour = local.hour % 12 or 12
-    return (
-        f"{local.strftime('%A, %B')} {local.day} at {hour}:{local.minute:02d} "
-        f"{'AM' if local.hour < 12 else 'PM'} {local.tzname()}"
-    )

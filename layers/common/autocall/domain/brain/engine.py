@@ -1,4 +1,5 @@
-"""The offline brain: the purpose's playbook driven by the nlu, one small state machine per call.
+"""The playbook engine: the offline brain. It drives a purpose's playbook (``purposes``, data) with
+the nlu's understanding, one small state machine per call.
 
 Deterministic: the same context and utterance always give the same decision. Its state lives in
 ``Decision.memory`` (plain JSON types) and comes back in ``CallContext.memory`` next turn, so the LLM
@@ -7,26 +8,26 @@ brain can hand a turn to it at any point.
 
 from __future__ import annotations
 
-import copy
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from autocall.config import get_settings
-from autocall.domain.brain.base import AgentAction, CallContext, Decision, TurnAnalysis
-from autocall.domain.brain.nlu import (
-    TimeMention,
-    Understanding,
+from autocall.domain.brain.booking import (
+    BOOKING_OUTCOME,
     callback_problem,
-    next_business_slot,
+    nearest_slot,
+    offered_slot,
     slot_problem,
-    spoken_time,
-    understand,
 )
-from autocall.domain.brain.playbooks import Booking, Playbook, Rule, playbook_for
-from autocall.domain.brain.prompt_data import one_line
+from autocall.domain.brain.contract import AgentAction, CallContext, Decision, TurnAnalysis
+from autocall.domain.brain.lines import fields, first_name, last_sentence, spoken_number
+from autocall.domain.brain.memory import bump, load_memory, mark, new_memory, progress, utc_iso
+from autocall.domain.brain.nlu import Understanding, understand
+from autocall.domain.brain.nlu.times import TimeMention
+from autocall.domain.brain.purposes import Booking, Playbook, Rule, playbook_for
+from autocall.domain.calendar.phrasing import spoken_time
 from autocall.models.enums import AgentActionKind, CallPurpose, Outcome
 
 MAX_AGENT_TURNS = 12
@@ -35,165 +36,9 @@ _NEED_INTENTS = frozenset(
     {"interest", "pain_point", "problem_unresolved", "problem_resolved", "price_objection", "concern",
      "competitor", "renew", "negotiate", "ask_proposal", "time_proposal", "not_interested", "cancel"}
 )  # fmt: skip
-BOOKING_OUTCOME = {
-    CallPurpose.SALES_OUTREACH: Outcome.DEMO_SCHEDULED,
-    CallPurpose.APPOINTMENT_BOOKING: Outcome.APPOINTMENT_CONFIRMED,
-}
 _ABOUT_OTHERS = re.compile(
     r"\b(caller|person|people|customer|client|someone|somebody|else|number|phone|email)\b"
 )
-
-
-MAX_SPOKEN_NAME = 40
-MAX_SPOKEN_COMPANY = 80
-
-
-def first_name(ctx: CallContext) -> str:
-    return one_line(ctx.contact_name.split()[0], MAX_SPOKEN_NAME) if ctx.contact_name.strip() else "there"
-
-
-def disclosure_greeting(ctx: CallContext) -> str:
-    """The first words of every answered call: who is calling, that it is an AI, and for whom."""
-    return (
-        f"Hi, this is {ctx.agent_name}, an automated AI assistant calling from {ctx.business_name}. "
-        f"Am I speaking with {first_name(ctx)}?"
-    )
-
-
-def new_memory() -> dict[str, Any]:
-    return {
-        "stage": "opening",
-        "outcome": None,
-        "turns": 0,
-        "question": "",
-        "discovery": 0,
-        "pains": [],
-        "interest": False,
-        "probed": False,
-        "gatekeeper": False,
-        "escalated": False,
-        "offered_slot": None,
-        "booked_slot": None,
-        "proposals": 0,
-        "callback_at": None,
-        "done": [],
-        "counts": {},
-    }
-
-
-def load_memory(memory: dict[str, Any]) -> dict[str, Any]:
-    """The call's playbook state, with defaults for anything missing (the LLM brain keeps it too)."""
-    mem = new_memory()
-    mem.update(_copied(memory))
-    return mem
-
-
-def _copied(value: Any) -> Any:
-    """A deep copy of JSON-shaped state (dicts, lists, scalars): several times cheaper than
-    ``copy.deepcopy``, which it falls back to for anything else."""
-    if isinstance(value, dict):
-        return {key: _copied(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copied(item) for item in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return copy.deepcopy(value)
-
-
-def bump(mem: dict[str, Any], counter: str, by: int = 1) -> int:
-    counts: dict[str, int] = mem.setdefault("counts", {})
-    counts[counter] = counts.get(counter, 0) + by
-    return counts[counter]
-
-
-def mark(mem: dict[str, Any], objective: str) -> None:
-    if objective not in mem["done"]:
-        mem["done"].append(objective)
-
-
-def progress(pb: Playbook, mem: dict[str, Any]) -> float:
-    if mem.get("outcome") in {o.value for o in pb.commitment_outcomes}:
-        mark(mem, "secure_commitment")
-    return round(len(set(mem["done"])) / len(pb.objectives), 2)
-
-
-def last_sentence(text: str) -> str:
-    return re.split(r"(?<=[.!?])\s+", text.strip())[-1]
-
-
-def utc_iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _spoken_list(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _pains_line(pains: list[str]) -> str:
-    if not pains:
-        return ""
-    verb = "is" if len(pains) == 1 else "are"
-    return f"{_spoken_list(pains).capitalize()} {verb} exactly what we help with. "
-
-
-def _spoken_number(number: str) -> str:
-    import phonenumbers
-
-    try:
-        parsed = phonenumbers.parse(number, "US")
-    except phonenumbers.NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-
-
-def _catalogue_key(name: str) -> str:
-    return re.sub(r"\s+", " ", name).strip().casefold()
-
-
-def product_catalogue() -> dict[str, str]:
-    """The product names the agent may say, by their comparison key (``PRODUCT_CATALOGUE``)."""
-    names = (name.strip() for name in get_settings().product_catalogue.split(","))
-    return {_catalogue_key(name): name for name in names if name}
-
-
-def spoken_product(context: dict[str, Any], pb: Playbook) -> str:
-    """What the agent calls the product: a call's ``product_interest`` (or ``product``) only when it
-    names an entry of the configured catalogue, said as the catalogue spells it; anything else (a
-    web form's free text included) gets the purpose's neutral wording, never read out as sent."""
-    asked = context.get("product_interest") or context.get("product")
-    if isinstance(asked, str):
-        known = product_catalogue().get(_catalogue_key(asked))
-        if known:
-            return known
-    return pb.product
-
-
-def _spoken_date(value: Any) -> str | None:
-    """'January 15' for an ISO date; None for anything else (free text is not read out)."""
-    try:
-        day = date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-    return f"{day:%B} {day.day}"
-
-
-def fields(ctx: CallContext, pb: Playbook, mem: dict[str, Any]) -> dict[str, str]:
-    """The values the playbook templates are filled with: what the callee hears. Context values are
-    never spoken as sent: the product comes from the catalogue, a date only when it is one."""
-    context = ctx.context
-    pains = [p for p in mem.get("pains", []) if p]
-    renewal = _spoken_date(context.get("renewal_date"))
-    return {
-        "first": first_name(ctx),
-        "agent": ctx.agent_name,
-        "business": ctx.business_name,
-        "company": one_line(ctx.company, MAX_SPOKEN_COMPANY) if ctx.company else "your company",
-        "product": spoken_product(context, pb),
-        "label": pb.booking.label if pb.booking else "meeting",
-        "duration": str(pb.booking.duration_minutes if pb.booking else 30),
-        "pains": _pains_line(pains),
-        "renewal": f" on {renewal}" if renewal else " soon",
-    }
 
 
 @dataclass
@@ -228,7 +73,7 @@ class PlaybookBrain:
     def voicemail(self, ctx: CallContext) -> str:
         pb = playbook_for(ctx.purpose)
         number = get_settings().required("caller_id")  # our own number: never one from a call's context
-        return pb.voicemail.format(**fields(ctx, pb, new_memory()), callback_number=_spoken_number(number))
+        return pb.voicemail.format(**fields(ctx, pb, new_memory()), callback_number=spoken_number(number))
 
     # --- one turn --------------------------------------------------------------------------------
 
@@ -580,7 +425,7 @@ class PlaybookBrain:
         self, ctx: CallContext, pb: Playbook, mem: dict[str, Any], u: Understanding, f: dict[str, str]
     ) -> _Turn:
         """A receptionist offers to take a message: who called, about what, how to call back."""
-        number = _spoken_number(get_settings().required("caller_id"))
+        number = spoken_number(get_settings().required("caller_id"))
         message = (  # a template, as every line a move says: ``decide`` fills it
             "Please tell {first} that {agent}, an automated AI assistant from {business}, called "
             f"{pb.topic}. {{first}} can call us back at {number}."
@@ -635,13 +480,7 @@ class PlaybookBrain:
         self, ctx: CallContext, pb: Playbook, mem: dict[str, Any], say: str, at: datetime | None = None
     ) -> _Turn:
         mark(mem, "present_offer")
-        if at is None:
-            days_later, second = divmod(mem["proposals"], 2)
-            start = next_business_slot(ctx.now, ctx.time_zone, hour=14 if second else 10)
-            for _ in range(days_later):
-                start = next_business_slot(ctx.now, ctx.time_zone, hour=start.hour, after=start.date())
-        else:
-            start = at
+        start = offered_slot(ctx.now, ctx.time_zone, mem["proposals"]) if at is None else at
         mem["proposals"] += 1
         mem["offered_slot"] = utc_iso(start)
         mem["stage"] = "slot_offered"
@@ -659,7 +498,7 @@ class PlaybookBrain:
         duration = booking.duration_minutes
         problem = slot_problem(when.at, duration, ctx.now, ctx.time_zone)
         if problem is not None or not when.exact:
-            start = _nearest_slot(when.at, ctx, duration)
+            start = nearest_slot(when.at, ctx.now, ctx.time_zone, duration)
             say = (
                 ""
                 if problem is None
@@ -681,17 +520,3 @@ class PlaybookBrain:
 
 def _matches(r: Rule, u: Understanding, stage: str) -> bool:
     return bool(r.intents & set(u.intents)) and (not r.stages or stage in r.stages)
-
-
-def _nearest_slot(at: datetime, ctx: CallContext, duration: int) -> datetime:
-    """A bookable start close to what the callee asked for (same hour if possible, 10:00-16:00)."""
-    local = at.astimezone(ZoneInfo(ctx.time_zone))
-    hour = min(max(local.hour, 10), 16)
-    candidate = local.replace(
-        hour=hour, minute=local.minute if hour == local.hour else 0, second=0, microsecond=0
-    )
-    for _ in range(14):
-        if slot_problem(candidate, duration, ctx.now, ctx.time_zone) is None:
-            return candidate
-        candidate = next_business_slot(ctx.now, ctx.time_zone, hour=hour, after=candidate.date())
-    return next_business_slot(ctx.now, ctx.time_zone)
