@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import requests
 from autocall.clock import now
+
+from local.api_client import ApiClient
 
 
 def test_routes_require_the_bearer_token(stack, api):
-    bare = requests.get(f"{stack.url}/contacts", timeout=10)
-    wrong = requests.get(f"{stack.url}/contacts", headers={"Authorization": "Bearer nope"}, timeout=10)
+    bare = ApiClient(stack.url, token=None).get("/contacts")
+    wrong = ApiClient(stack.url, "nope").get("/contacts")
     assert bare.status_code == 401 and bare.json()["field"] == "Authorization"
     assert wrong.status_code == 403
     assert api.get("/contacts").status_code == 200
