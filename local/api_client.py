@@ -55,7 +55,7 @@ class ApiClient:
         """``method`` on ``path`` (after the stage: ``/contacts``); ``kwargs`` as ``requests``
         takes them (``json``, ``data``, ``headers``, ``timeout``)."""
         if idempotency_key is not None:
-            kwargs["headers"] = {**kwargs.get("headers", {}), "Idempotency-Key": idempotency_key}
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), "Idempotency-Key": idempotency_key}
         kwargs.setdefault("timeout", self.timeout)
         return self.session.request(method, self.base_url + path, **kwargs)
 
