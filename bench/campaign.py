@@ -36,10 +36,11 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-import requests  # noqa: E402
 from autocall.clock import CLOCK  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+
+from local.api_client import ApiClient  # noqa: E402
 
 # (number prefix, time zone, country, share): every US zone and a few abroad
 ZONES = [
@@ -280,22 +281,21 @@ def main() -> None:
         phases["contacts loaded"] = time.perf_counter() - wall_started
         raw_before = raw_schedule_rate(stack, min(args.raw, args.contacts), campaigns.FANOUT_WORKERS)
 
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {stack.api_token}"
+        api = ApiClient(stack.url, stack.api_token)
         window: dict[str, Any] = {"start": "09:00", "end": "20:00"}
         window |= {"exclude_weekends": True, "exclude_holidays": True}
-        created = session.post(
-            f"{stack.url}/campaigns",
+        created = api.expect(
+            201,
+            "POST",
+            "/campaigns",
             json={"name": "Bench", "purpose": "sales_outreach", "tag": "bench", "calling_window": window},
             timeout=60,
-        ).json()
+        )
         campaign_id = created["campaign_id"]
         virtual_started = CLOCK.now()
         fanout_started = time.perf_counter()
-        answer = session.post(
-            f"{stack.url}/calls/api/calls/trigger_campaign_calls/",
-            json={"campaign_id": campaign_id},
-            timeout=120,
+        answer = api.post(
+            "/calls/api/calls/trigger_campaign_calls/", json={"campaign_id": campaign_id}, timeout=120
         )
         first_page = time.perf_counter() - fanout_started
         while (state := campaigns.get_campaign(campaign_id).fanout).get("done") is not True:
@@ -321,7 +321,7 @@ def main() -> None:
         placed = stack.carrier.calls()
         calls = campaign_calls(campaign_id)
         checks = audit(placed, calls, contacts, window)
-        stats = session.get(f"{stack.url}/campaigns/{campaign_id}/stats", timeout=300).json()
+        stats = api.expect(200, "GET", f"/campaigns/{campaign_id}/stats", timeout=300)
     finally:
         stack.stop()
 

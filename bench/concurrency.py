@@ -86,7 +86,8 @@ def run(stack: Any, api: Api, clocks: tuple[TurnClock, TurnClock], k: int, first
         "calls": [{"contact_id": c, "call_purpose": "sales_outreach", "delay_minutes": 0} for c in contacts]
     }
     call_ids = [
-        str(call["call_id"]) for call in api.post("/calls/api/calls/bulk_autonomous_calls/", body)["calls"]
+        str(call["call_id"])
+        for call in api.expect(202, "POST", "/calls/api/calls/bulk_autonomous_calls/", json=body)["calls"]
     ]
 
     def statuses() -> dict[str, Any]:

@@ -280,9 +280,11 @@ def run_call(stack: Any, api: Api, meter: Meter, purpose: str, persona: str, ind
     meter.take()
     sfn_before, runs_before = transitions(), executions()
     sink_before = _printed()
-    call_id = api.post(
+    call_id = api.expect(
+        202,
+        "POST",
         "/calls/api/calls/trigger_autonomous_call/",
-        {"contact_id": contact, "call_purpose": purpose, "context": {"budget_range": "$10k-50k"}},
+        json={"contact_id": contact, "call_purpose": purpose, "context": {"budget_range": "$10k-50k"}},
     )["call_id"]
     deadline = time.monotonic() + 120
     time.sleep(0.5)

@@ -29,6 +29,8 @@ for _key, _value in {
     os.environ.setdefault(_key, _value)
 os.environ.pop("OPENAI_API_KEY", None)  # the playbook brain: the LLM is not what we measure
 
+from local.api_client import ApiClient  # noqa: E402
+
 WEBHOOK_DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
 STAGE = "prod"  # the template's Stage parameter (its default): the API answers only under it
 # the voice webhook's routes (template.yaml): the call's state is in the path
@@ -282,32 +284,16 @@ def one_request_at_a_time(registry: Any) -> None:
     registry.invoke = invoke_api_alone
 
 
-class Api:
-    """The local API over HTTP, as a user drives it."""
+class Api(ApiClient):
+    """The local API over HTTP, as a user drives it (``local.api_client``)."""
 
     def __init__(self, stack: Any) -> None:
-        import requests
-
-        self.base = stack.url
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {stack.api_token}"
-
-    def post(self, path: str, body: Any) -> Any:
-        response = self.session.post(self.base + path, json=body, timeout=120)
-        if response.status_code >= 300:
-            raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:300]}")
-        return response.json()
-
-    def get(self, path: str) -> Any:
-        response = self.session.get(self.base + path, timeout=120)
-        if response.status_code >= 300:
-            raise RuntimeError(f"GET {path}: {response.status_code} {response.text[:300]}")
-        return response.json()
+        super().__init__(stack.url, stack.api_token, timeout=120)
 
     def contact(self, number: str, name: str = "John Smith") -> str:
         body = {"name": name, "phone": number, "company": "TechCorp", "consent": True,
                 "time_zone": "America/New_York"}  # fmt: skip
-        return str(self.post("/contacts", body)["contact_id"])
+        return str(self.expect(201, "POST", "/contacts", json=body)["contact_id"])
 
 
 def phone_number(index: int) -> str:

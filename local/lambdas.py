@@ -3,6 +3,7 @@ Functions, from the schedule pump) is routed to the real handlers."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import sys
@@ -135,6 +136,34 @@ def isolate_powertools_state() -> None:
     _THREAD_STATE.extend([*router_slots.values(), log_format])
 
 
+_METRICS_GUARDED: list[threading.RLock] = []
+
+
+def guard_shared_metrics() -> None:
+    """Powertools keeps one metric set per process, shared by every ``Metrics`` (the layer's one
+    ``autocall.observability.metrics``). Lambda runs one invocation per process at a time; here
+    many run at once, and a flush iterating the set while another invocation adds to it fails that
+    invocation ("dictionary changed size during iteration"): every read and write of the set takes
+    one lock. Idempotent."""
+    if _METRICS_GUARDED:
+        return
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+    lock = threading.RLock()  # a flush serializes the set: the lock is taken again inside
+
+    def guarded(method: Any) -> Any:
+        @functools.wraps(method)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return run
+
+    for name in ("add_metric", "add_dimension", "add_metadata", "serialize_metric_set", "flush_metrics"):
+        setattr(AmazonCloudWatchEMFProvider, name, guarded(getattr(AmazonCloudWatchEMFProvider, name)))
+    _METRICS_GUARDED.append(lock)
+
+
 DEFAULT_INSTANCES = 4
 
 
@@ -187,6 +216,7 @@ class FunctionRegistry:
         _NAMES.update(self._names)
         self.refresh_environments()  # settings parsed under another registry's environments go
         isolate_powertools_state()
+        guard_shared_metrics()
         environ.install()
 
     def function_env(self, logical_id: str) -> dict[str, str]:

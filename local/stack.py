@@ -121,7 +121,6 @@ class LocalStack:
                 "AWS_SESSION_TOKEN": "testing",
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
-                "AUTOCALL_LOCAL": "1",
                 "POWERTOOLS_METRICS_NAMESPACE": "Autocall",
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),

@@ -14,17 +14,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from autocall import clock
 from twilio.request_validator import RequestValidator
 
-from local.carrier.records import TERMINAL, SimCall, TranscriptEntry, WebhookDelivery
+from local.carrier.records import TERMINAL, Exchange, SimCall, TranscriptEntry, WebhookDelivery
 from local.carrier.twiml import TwimlError, Verb, parse_twiml
-
-if TYPE_CHECKING:
-    from local.carrier.simulator import CarrierSimulator
 
 API_VERSION = "2010-04-01"
 WORDS_PER_SECOND = 2.5
@@ -57,7 +54,7 @@ class _Document:
 
 
 class CallRun:
-    def __init__(self, sim: CarrierSimulator, call: SimCall) -> None:
+    def __init__(self, sim: Exchange, call: SimCall) -> None:
         self.sim, self.call, self.callee = sim, call, call.callee
         self.signer = RequestValidator(sim.auth_token)
         self.t: datetime = call.date_created

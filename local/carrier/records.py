@@ -1,10 +1,14 @@
-"""What the carrier simulator knows and remembers: callees, calls with their transcripts, messages."""
+"""What the carrier simulator knows and remembers: callees, calls with their transcripts, messages;
+and what its parts ask of it (``Exchange`` for a running call, ``Carrier`` for the REST face), so
+that ``engine`` and ``rest`` never import the simulator that runs them."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 ANSWERS = ("human", "machine", "busy", "no_answer", "fail")
 TERMINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
@@ -136,3 +140,68 @@ def _iso(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_iso(item) for item in value]
     return value
+
+
+# -- what the simulator's parts ask of it ---------------------------------------------------------
+
+
+class Exchange(Protocol):
+    """The carrier a call runs on, as ``engine.CallRun`` uses it: how webhooks are signed and
+    delivered (switches read as the call goes, a test may flip them), the lock that guards every
+    call record, and the news that a call is over."""
+
+    auth_token: str
+    webhook_timeout: float
+    duplicate_webhooks: bool
+    shuffle_status_callbacks: bool
+    hosts: dict[str, str]
+    _lock: threading.Lock
+
+    def _call_finished(self) -> None: ...
+
+
+class Carrier(Protocol):
+    """The carrier as its REST face (``rest``) serves it: Twilio's calls and messages resources,
+    and the simulator's own ``/sim/`` controls."""
+
+    auth_token: str
+    account_sid: str | None
+    duplicate_webhooks: bool
+    shuffle_status_callbacks: bool
+    unverified_caller_ids: set[str]
+
+    def register_callee(self, number: str, persona: str, name: str | None = None) -> Callee: ...
+
+    def script_callee(
+        self, number: str, answer: str = "human", lines: Iterable[str] = (), name: str | None = None
+    ) -> Callee: ...
+
+    def set_default_persona(self, persona: str) -> None: ...
+
+    def inject_fault(self, kind: str, count: int = 1) -> None: ...
+
+    def pending_faults(self) -> list[str]: ...
+
+    def config(self) -> dict[str, Any]: ...
+
+    def reset(self) -> None: ...
+
+    def get_call(self, sid: str) -> SimCall: ...
+
+    def calls(self, to: str | None = None) -> list[SimCall]: ...
+
+    def messages(self) -> list[SimMessage]: ...
+
+    def wait_idle(self, timeout: float = 10.0) -> bool: ...
+
+    def _take_fault(self) -> str | None: ...
+
+    def _new_call(self, **fields: Any) -> SimCall: ...
+
+    def _launch(self, sid: str) -> None: ...
+
+    def _request_hangup(self, sid: str, status: str) -> SimCall: ...
+
+    def _request_redirect(self, sid: str, url: str, method: str, twiml: str) -> bool: ...
+
+    def _new_message(self, account_sid: str, to: str, from_: str, body: str) -> SimMessage: ...

@@ -17,15 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from autocall import clock
 
-from local.carrier.records import TERMINAL, SimCall, SimMessage
-
-if TYPE_CHECKING:
-    from local.carrier.simulator import CarrierSimulator
+from local.carrier.records import TERMINAL, Carrier, SimCall, SimMessage
 
 logger = logging.getLogger("local.carrier")
 API = "/2010-04-01/Accounts/(?P<account>AC[0-9A-Za-z]+)"
@@ -83,13 +80,13 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Route = Callable[["CarrierSimulator", Request], Reply]
+Route = Callable[[Carrier, Request], Reply]
 
 
 # -- calls ------------------------------------------------------------------------------------
 
 
-def create_call(sim: CarrierSimulator, request: Request) -> Reply:
+def create_call(sim: Carrier, request: Request) -> Reply:
     fault = sim._take_fault()
     if fault == "429":
         raise ApiError(429, 20429, "Too Many Requests")
@@ -138,11 +135,11 @@ def create_call(sim: CarrierSimulator, request: Request) -> Reply:
     return Reply(201, call_resource(call), after=lambda: sim._launch(call.sid))
 
 
-def fetch_call(sim: CarrierSimulator, request: Request) -> Reply:
+def fetch_call(sim: Carrier, request: Request) -> Reply:
     return Reply(200, call_resource(_call(sim, request)))
 
 
-def update_call(sim: CarrierSimulator, request: Request) -> Reply:
+def update_call(sim: Carrier, request: Request) -> Reply:
     call = _call(sim, request)
     status, url, twiml = request.arg("Status"), request.arg("Url"), request.arg("Twiml")
     if status:
@@ -154,7 +151,7 @@ def update_call(sim: CarrierSimulator, request: Request) -> Reply:
     return Reply(200, call_resource(sim.get_call(call.sid)))
 
 
-def list_calls(sim: CarrierSimulator, request: Request) -> Reply:
+def list_calls(sim: Carrier, request: Request) -> Reply:
     filters = {
         name: request.arg(name)
         for name in ("To", "From", "Status", "StartTime", "StartTime>", "StartTime<")
@@ -208,7 +205,7 @@ def call_resource(call: SimCall) -> dict[str, Any]:
     }
 
 
-def _call(sim: CarrierSimulator, request: Request) -> SimCall:
+def _call(sim: Carrier, request: Request) -> SimCall:
     try:
         call = sim.get_call(request.path["sid"])
     except KeyError:
@@ -249,7 +246,7 @@ def _moment(value: str) -> date:
 # -- messages ---------------------------------------------------------------------------------
 
 
-def create_message(sim: CarrierSimulator, request: Request) -> Reply:
+def create_message(sim: Carrier, request: Request) -> Reply:
     to, from_, body = request.arg("To"), request.arg("From"), request.arg("Body")
     if not to:
         raise ApiError(400, 21604, "A 'To' phone number is required.")
@@ -263,14 +260,14 @@ def create_message(sim: CarrierSimulator, request: Request) -> Reply:
     return Reply(201, message_resource(message) | {"status": "queued"})
 
 
-def fetch_message(sim: CarrierSimulator, request: Request) -> Reply:
+def fetch_message(sim: Carrier, request: Request) -> Reply:
     for message in sim.messages():
         if message.sid == request.path["sid"] and message.account_sid == request.path["account"]:
             return Reply(200, message_resource(message))
     raise ApiError(404, 20404, f"The requested resource {request.path['sid']} was not found")
 
 
-def list_messages(sim: CarrierSimulator, request: Request) -> Reply:
+def list_messages(sim: Carrier, request: Request) -> Reply:
     filters = {name: request.arg(name) for name in ("To", "From") if request.arg(name)}
     messages = [
         message_resource(m)
@@ -310,7 +307,7 @@ def message_resource(message: SimMessage) -> dict[str, Any]:
 # -- the simulator's own controls -------------------------------------------------------------
 
 
-def sim_register_callee(sim: CarrierSimulator, request: Request) -> Reply:
+def sim_register_callee(sim: Carrier, request: Request) -> Reply:
     data = request.json()
     phone, name = str(data.get("phone", "")), data.get("name")
     if not E164.fullmatch(phone):
@@ -327,23 +324,23 @@ def sim_register_callee(sim: CarrierSimulator, request: Request) -> Reply:
     return Reply(201, {"phone": phone, **described, "lines": list(callee.lines)})
 
 
-def sim_list_calls(sim: CarrierSimulator, request: Request) -> Reply:
+def sim_list_calls(sim: Carrier, request: Request) -> Reply:
     to = request.arg("to") or None
     return Reply(200, {"calls": [call.to_json() for call in sim.calls(to)]})
 
 
-def sim_get_call(sim: CarrierSimulator, request: Request) -> Reply:
+def sim_get_call(sim: Carrier, request: Request) -> Reply:
     try:
         return Reply(200, sim.get_call(request.path["sid"]).to_json())
     except KeyError as exc:
         raise ApiError(404, 20404, f"no call {request.path['sid']}") from exc
 
 
-def sim_list_messages(sim: CarrierSimulator, request: Request) -> Reply:
+def sim_list_messages(sim: Carrier, request: Request) -> Reply:
     return Reply(200, {"messages": [message.to_json() for message in sim.messages()]})
 
 
-def sim_faults(sim: CarrierSimulator, request: Request) -> Reply:
+def sim_faults(sim: Carrier, request: Request) -> Reply:
     data = request.json()
     try:
         sim.inject_fault(str(data.get("kind", "")), int(data.get("count", 1)))
@@ -352,7 +349,7 @@ def sim_faults(sim: CarrierSimulator, request: Request) -> Reply:
     return Reply(200, {"pending": sim.pending_faults()})
 
 
-def sim_config(sim: CarrierSimulator, request: Request) -> Reply:
+def sim_config(sim: Carrier, request: Request) -> Reply:
     data = request.json()
     for flag in ("duplicate_webhooks", "shuffle_status_callbacks"):
         if flag in data:
@@ -367,12 +364,12 @@ def sim_config(sim: CarrierSimulator, request: Request) -> Reply:
     return Reply(200, sim.config())
 
 
-def sim_reset(sim: CarrierSimulator, request: Request) -> Reply:
+def sim_reset(sim: Carrier, request: Request) -> Reply:
     sim.reset()
     return Reply(200, sim.config())
 
 
-def sim_idle(sim: CarrierSimulator, request: Request) -> Reply:
+def sim_idle(sim: Carrier, request: Request) -> Reply:
     return Reply(200, {"idle": sim.wait_idle(float(request.arg("timeout", "10")))})
 
 
@@ -404,7 +401,7 @@ class CarrierHttpServer(ThreadingHTTPServer):
     request_queue_size = 256  # hundreds of calls' requests can arrive at once
 
 
-def make_handler(sim: CarrierSimulator) -> type[BaseHTTPRequestHandler]:
+def make_handler(sim: Carrier) -> type[BaseHTTPRequestHandler]:
     class CarrierRequestHandler(BaseHTTPRequestHandler):
         server_version = "CarrierSimulator/1.0"
 

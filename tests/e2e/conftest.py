@@ -12,6 +12,7 @@ import requests
 from autocall.clock import CLOCK
 from twilio.request_validator import RequestValidator
 
+from local.api_client import ApiClient
 from local.stack import LocalStack, free_port
 
 # Where the clock rests between tests: a fixed Wednesday noon in New York, earlier than every moment
@@ -29,20 +30,14 @@ def rest_clock() -> None:
     run_clock_from(RESTING)
 
 
-class Client:
+class Client(ApiClient):
+    """The API as a user calls it (``local.api_client``), plus what a test needs beside it: the
+    stack, a contact in one line, webhooks as Twilio sends them, waiting for a condition."""
+
     def __init__(self, stack: LocalStack) -> None:
+        super().__init__(stack.url, stack.api_token)
         self.stack = stack
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {stack.api_token}"
-
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.request(method, self.stack.url + path, timeout=30, **kwargs)
-
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("POST", path, **kwargs)
+        self.as_twilio = ApiClient(stack.url, token=None, timeout=10)  # Twilio sends no bearer token
 
     def contact(self, name: str, phone: str, **fields: Any) -> dict[str, Any]:
         response = self.post("/contacts", json={"name": name, "phone": phone, "consent": True, **fields})
@@ -56,7 +51,7 @@ class Client:
         token = self.stack.secrets["twilio_auth_token"]
         sig = signature or RequestValidator(token).compute_signature(url, params)
         headers = {"X-Twilio-Signature": sig, "Host": self.stack.template.api_domain}
-        return requests.post(self.stack.url + path, data=params, headers=headers, timeout=10)
+        return self.as_twilio.post(path, data=params, headers=headers)
 
     def wait_for(self, predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:
         deadline = time.monotonic() + timeout

@@ -17,7 +17,7 @@ from autocall.models.enums import POSITIVE_OUTCOMES
 from rich.console import Console
 
 from local.demo import DemoOptions, DemoResult, run_demo
-from local.demo_book import DEMO_START, SMALL_BOOK, TRIGGERS
+from local.demo.book import DEMO_START, SMALL_BOOK, TRIGGERS
 from local.personas import PERSONAS
 from local.stack import LocalStack
 from tests.e2e.conftest import Client, rest_clock

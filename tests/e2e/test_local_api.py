@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import requests
+import pytest
 from autocall.clock import now
+
+from local.api_client import ApiClient, ApiError
 
 
 def test_routes_require_the_bearer_token(stack, api):
-    bare = requests.get(f"{stack.url}/contacts", timeout=10)
-    wrong = requests.get(f"{stack.url}/contacts", headers={"Authorization": "Bearer nope"}, timeout=10)
+    bare = ApiClient(stack.url, token=None).get("/contacts")
+    wrong = ApiClient(stack.url, "nope").get("/contacts")
     assert bare.status_code == 401 and bare.json()["field"] == "Authorization"
     assert wrong.status_code == 403
     assert api.get("/contacts").status_code == 200
@@ -49,6 +51,14 @@ def test_bad_input_names_the_field(api):
     response = api.post("/contacts", data=b"\xff\xfe not json", headers={"Content-Type": "application/json"})
     assert 400 <= response.status_code < 500
     assert api.get("/nowhere").status_code == 404
+
+
+def test_the_client_raises_the_apis_error_with_its_status_and_body(api):
+    trigger = "/calls/api/calls/trigger_autonomous_call/"
+    with pytest.raises(ApiError) as raised:
+        api.expect(202, "POST", trigger, json={"call_purpose": "sales_outreach"})
+    assert raised.value.status == 422 and raised.value.body["field"] == "contact_id"
+    assert str(raised.value).startswith(f"POST {trigger} answered 422: ")
 
 
 def test_contacts_list_by_tag(api):

@@ -13,7 +13,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import requests
+from local.api_client import ApiClient
 
 THREADS = 48
 ROUNDS = 3
@@ -33,32 +33,28 @@ def test_concurrent_requests_with_distinct_bodies_each_get_their_own_answer(stac
 
 
 def _run(stack: Any) -> None:
-    token = stack.api_token
     local = threading.local()
 
-    def session() -> requests.Session:
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-            local.session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=THREADS))
-            local.session.headers["Authorization"] = f"Bearer {token}"
-        return local.session  # type: ignore[no-any-return]
+    def client() -> ApiClient:
+        """One client per thread, as separate scripts calling the API at once."""
+        if not hasattr(local, "client"):
+            local.client = ApiClient(stack.url, stack.api_token, timeout=60, pool_size=THREADS)
+        return local.client  # type: ignore[no-any-return]
 
     def create(index: int) -> tuple[int, dict[str, Any]]:
         body = {"name": f"Racer {index:04d}", "phone": _phone(index), "consent": True, "tags": [f"t{index}"]}
-        response = session().post(f"{stack.url}/contacts", json=body, timeout=60)
+        response = client().post("/contacts", json=body)
         return index, {"status": response.status_code, **(response.json() if response.content else {})}
 
     def read(item: tuple[int, str]) -> tuple[int, dict[str, Any]]:
         index, contact_id = item
-        response = session().get(f"{stack.url}/contacts/{contact_id}", timeout=60)
+        response = client().get(f"/contacts/{contact_id}")
         return index, {"status": response.status_code, **response.json()}
 
     def twilio_noise(index: int) -> int:
         # the voice webhook's resolver runs at the same time (refused: unsigned), in another function
-        response = session().post(
-            f"{stack.url}/twilio/status/noise-{index}",
-            data={"CallSid": f"CA{index:032d}", "CallStatus": "completed"},
-            timeout=60,
+        response = client().post(
+            f"/twilio/status/noise-{index}", data={"CallSid": f"CA{index:032d}", "CallStatus": "completed"}
         )
         return response.status_code
 

@@ -176,7 +176,8 @@ def test_two_llm_turn_deliveries_racing_give_the_caller_one_answer(twilio: Twili
 
 def test_metrics_of_concurrent_invocations_in_one_process_never_fail_a_handler() -> None:
     """The local stack runs invocations side by side in one process, sharing one metric set: a flush
-    must never meet another invocation's add halfway (it failed the webhook with a 502)."""
+    must never meet another invocation's add halfway (it failed the webhook with a 502). The guard
+    is the local stack's (Lambda runs one invocation per process), applied where it loads handlers."""
     import contextlib
     import io
     import sys
@@ -184,6 +185,9 @@ def test_metrics_of_concurrent_invocations_in_one_process_never_fail_a_handler()
 
     from autocall.observability import metrics
 
+    from local.lambdas import guard_shared_metrics
+
+    guard_shared_metrics()
     errors: list[Exception] = []
 
     def hammer(action: Any) -> None:

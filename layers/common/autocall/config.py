@@ -106,7 +106,6 @@ class Settings:
     crm_webhook_url: str = field(default_factory=lambda: _env("CRM_WEBHOOK_URL", ""))
     # secrets: names of parameters / secrets (values fetched by autocall.secrets)
     secrets_prefix: str = field(default_factory=lambda: _env("SECRETS_PREFIX", "/autocall"))
-    local_stack: bool = field(default_factory=lambda: _env("AUTOCALL_LOCAL", "") == "1")
 
     def required(self, name: str) -> str:
         """The setting ``name``; ``MissingSetting`` (naming its variable) when it is empty."""

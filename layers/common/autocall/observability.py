@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
-import threading
-from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
@@ -17,22 +14,6 @@ logger = Logger(service="autocall")
 tracer = Tracer(service="autocall", patch_modules=("botocore", "pynamodb", "httplib"))
 metrics = Metrics(namespace="Autocall", service="autocall")
 
-
-def _guarded(method: Any, lock: threading.RLock) -> Any:
-    @functools.wraps(method)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return method(*args, **kwargs)
-
-    return run
-
-
-# The metric set is one per process. Lambda runs one invocation per process at a time; the local
-# stack runs many in one, and a flush iterating the set while another invocation adds to it fails
-# that invocation ("dictionary changed size during iteration"): every access takes one lock.
-_metrics_lock = threading.RLock()
-for _method in ("add_metric", "add_dimension", "add_metadata", "serialize_metric_set", "flush_metrics"):
-    setattr(metrics.provider, _method, _guarded(getattr(metrics.provider, _method), _metrics_lock))
 
 # Twilio's client logs every request's URL and query at INFO ("Calls.json?To=+1415…"): kept at
 # WARNING whatever level the function (or Lambda's ApplicationLogLevel) sets for the root logger.
@@ -50,13 +31,6 @@ def mask_phone(phone: str | None) -> str:
     if len(digits) <= 4:
         return "****"
     return digits[:2] + "*" * max(len(digits) - 6, 2) + digits[-4:]
-
-
-def mask_text(text: str | None) -> str:
-    """Utterances never reach the logs: keep only their length."""
-    if text is None:
-        return ""
-    return f"<{len(text)} chars>"
 
 
 def scrub(message: str) -> str:

@@ -19,7 +19,7 @@ from autocall.clock import CLOCK
 from rich.console import Console
 
 from local.demo import DemoOptions, run_demo
-from local.demo_book import BOOK, DEMO_START, DemoContact
+from local.demo.book import BOOK, DEMO_START, DemoContact
 from local.personas import PERSONAS
 from local.stack import LocalStack
 from tests.e2e.conftest import Client, rest_clock
