@@ -125,10 +125,10 @@ def load_contacts(rows: list[Any], suppressed: set[str]) -> None:
 def raw_schedule_rate(stack: Any, count: int, workers: int) -> float:
     """CreateSchedule calls per second and nothing else: the fan-out's client, request (target,
     retry policy, dead-letter queue) and thread-pool size, into a group of its own; run as the
-    fan-out runs, in the trigger function's environment (its settings name the target)."""
+    fan-out runs, in the campaign worker's environment (its settings name the target)."""
     from local import environ
 
-    with environ.function_environment(stack.registry.function_env("TriggerFunction")):
+    with environ.function_environment(stack.registry.function_env("CampaignWorkerFunction")):
         return _raw_schedule_rate(count, workers)
 
 
@@ -253,6 +253,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from autocall.domain import campaigns
+    from autocall.domain.campaigns import fanout
 
     from local.stack import LocalStack, free_port
 
@@ -279,7 +280,7 @@ def main() -> None:
             stack.carrier.register_callee(phone, persona)
         contacts = {row.phone: row for row in rows}
         phases["contacts loaded"] = time.perf_counter() - wall_started
-        raw_before = raw_schedule_rate(stack, min(args.raw, args.contacts), campaigns.FANOUT_WORKERS)
+        raw_before = raw_schedule_rate(stack, min(args.raw, args.contacts), fanout.FANOUT_WORKERS)
 
         api = ApiClient(stack.url, stack.api_token)
         window: dict[str, Any] = {"start": "09:00", "end": "20:00"}
@@ -306,7 +307,7 @@ def main() -> None:
         scheduled = int(state["created"])
         # measured again right after: the machine's load drifts, the mean is the fair baseline
         raw_rate = (
-            raw_before + raw_schedule_rate(stack, min(args.raw, args.contacts), campaigns.FANOUT_WORKERS)
+            raw_before + raw_schedule_rate(stack, min(args.raw, args.contacts), fanout.FANOUT_WORKERS)
         ) / 2
         peaks, stop = Peaks(), threading.Event()
         sampler = threading.Thread(target=sample_peaks, args=(stack, peaks, stop), daemon=True)
@@ -341,7 +342,7 @@ def main() -> None:
     table.add_row("calls scheduled", f"{scheduled:,}", f"skipped {state['skipped']}")
     table.add_row("fan-out", f"{rate:,.0f} calls/s", f"{fanout_s:.1f} s for the whole fan-out")
     table.add_row(
-        "raw CreateSchedule", f"{raw_rate:,.0f} /s", f"before+after mean, {campaigns.FANOUT_WORKERS} thr"
+        "raw CreateSchedule", f"{raw_rate:,.0f} /s", f"before+after mean, {fanout.FANOUT_WORKERS} thr"
     )
     table.add_row("fan-out / raw", f"{ratio:.2f}", "target >= 0.80" + (" ok" if ratio >= 0.8 else " MISSED"))
     table.add_row("calls completed", f"{done:,} / {scheduled:,}", f"in {waited:.0f} s wall; {left}")

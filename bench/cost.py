@@ -15,11 +15,12 @@ post-call chain), one after the other, and everything it causes is metered until
   API Gateway    requests through the gateway; Step Functions: state transitions of the executions
   Scheduler      one invocation per schedule created; CloudWatch Logs: bytes the handlers printed
   X-Ray          one trace per API request, async invoke and workflow execution
-  Twilio         started minutes of the carrier's call, speech recognition per <Gather> (15 s units
-                 at 150 words a minute, at least one), AMD
+  Twilio         the one cost rule of autocall/pricing.py on the carrier's call: started minutes,
+                 speech recognition (15-s units of the talk time, at least one per <Gather>), AMD
   LLM            the tokens the LLM brain would send for these turns (its prompt, transcript and
                  tools, ~4 characters a token) and the post-call analysis, at the template's model
-Prices: bench/prices.py. Target: AWS ≤ $0.002 for a 3-minute call (the fixed part of a call plus
+Prices: layers/common/autocall/pricing.py (the hosted platforms' per-minute prices, a comparison only
+this bench makes, are here). Target: AWS ≤ $0.002 for a 3-minute call (the fixed part of a call plus
 the per-turn part at the turns per minute of these calls)."""
 
 from __future__ import annotations
@@ -33,8 +34,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import prices as P
 from harness import TURN_ROUTE, Api, as_function, local_stack, phone_number, quiet
+
+# isort: split
+# (harness puts the layer on sys.path first)
+from autocall import pricing as P
+from autocall.pricing import CallUsage, Price, speech_units, twilio_cost
 
 PURPOSES = {
     "sales_outreach": "interested_buyer",
@@ -44,8 +49,18 @@ PURPOSES = {
     "renewal_reminder": "renewal_happy",
 }
 TARGET_3MIN_AWS = 0.002
-WORDS_PER_SECOND = 2.5
 CHARS_PER_TOKEN = 4.0
+
+# hosted voice-agent platforms, per connected minute: what a user compares us with (not a charge of
+# a call of ours, so not in autocall.pricing)
+PLATFORMS: dict[str, Price] = {
+    "Vapi": Price(0.05, "minute, platform fee only (STT, LLM, TTS, telephony billed on top)",
+                  "https://vapi.ai/pricing", "2026-04"),
+    "Retell AI": Price(0.07, "minute, voice engine only (LLM and telephony billed on top)",
+                       "https://www.retellai.com/pricing", "2026-03"),
+    "Bland AI": Price(0.14, "connected minute, Start plan (Build $0.12, Scale $0.11)",
+                      "https://docs.bland.ai/platform/billing", "2025-12-05 (effective date)"),
+}  # fmt: skip
 
 
 # --- metering -----------------------------------------------------------------------------------
@@ -294,8 +309,6 @@ def run_call(stack: Any, api: Api, meter: Meter, purpose: str, persona: str, ind
     sim = stack.carrier.calls(to=number)[0]
     row = get_call(call_id)
     gathers = [w for w in sim.webhooks if w.kind == "action" and w.attempt == 1 and not w.duplicate]
-    words = [len(w.params.get("SpeechResult", "").split()) for w in gathers]
-    speech_units = sum(max(1, math.ceil(n / WORDS_PER_SECOND / 15)) for n in words)
     prompt, completion, model_calls = llm_tokens(stack.registry, call_id)
     return {
         "purpose": purpose,
@@ -303,7 +316,6 @@ def run_call(stack: Any, api: Api, meter: Meter, purpose: str, persona: str, ind
         "seconds": int(sim.duration or 0),
         "turns": sum(1 for _, kind, _ in used.invocations if kind == TURN_ROUTE),
         "gathers": len(gathers),
-        "speech_units": speech_units,
         "amd": 1 if sim.machine_detection else 0,
         "meter": used,
         "transitions": transitions() - sfn_before,
@@ -363,11 +375,19 @@ def aws_cost(call: dict[str, Any], gb: dict[str, float], turns_only: bool = Fals
 
 
 def other_cost(call: dict[str, Any]) -> dict[str, float]:
-    minutes = math.ceil(call["seconds"] / 60) if call["seconds"] else 0
+    twilio = twilio_cost(
+        CallUsage(
+            attempt_seconds=(call["seconds"],),
+            amd_runs=call["amd"],
+            answered=True,  # every persona here picks up and talks
+            talk_seconds=call["seconds"],
+            gathers=call["gathers"],
+        )
+    )
     return {
-        "Twilio minutes": minutes * P.TWILIO_OUTBOUND_MINUTE.usd,
-        "Twilio speech": call["speech_units"] * P.TWILIO_SPEECH_15S.usd,
-        "Twilio AMD": call["amd"] * P.TWILIO_AMD.usd,
+        "Twilio minutes": twilio.voice,
+        "Twilio speech": twilio.speech,
+        "Twilio AMD": twilio.amd,
         "LLM": call["prompt_tokens"] * P.LLM_INPUT_TOKEN.usd
         + call["completion_tokens"] * P.LLM_OUTPUT_TOKEN.usd,
     }
@@ -375,14 +395,18 @@ def other_cost(call: dict[str, Any]) -> dict[str, float]:
 
 def three_minute_call(calls: list[dict[str, Any]], gb: dict[str, float]) -> dict[str, float]:
     """A 3-minute call: each call's fixed AWS part, plus its per-turn part at its turns per minute;
-    Twilio at 3 started minutes and one speech unit per turn; the LLM per turn likewise."""
+    Twilio by the one cost rule at 3 minutes and a Gather per turn; the LLM per turn likewise."""
     aws, twilio, llm = [], [], []
     for call in calls:
         total, turn = sum(aws_cost(call, gb).values()), sum(aws_cost(call, gb, turns_only=True).values())
         per_minute = call["turns"] / max(call["seconds"] / 60, 1e-9)
         turns_3 = per_minute * 3
         aws.append(total - turn + turn / max(call["turns"], 1) * turns_3)
-        twilio.append(3 * P.TWILIO_OUTBOUND_MINUTE.usd + turns_3 * P.TWILIO_SPEECH_15S.usd + P.TWILIO_AMD.usd)
+        twilio.append(
+            3 * P.TWILIO_OUTBOUND_MINUTE.usd
+            + speech_units(180, math.ceil(turns_3)) * P.TWILIO_SPEECH_15S.usd
+            + P.TWILIO_AMD.usd
+        )
         llm.append(other_cost(call)["LLM"] / max(call["model_calls"], 1) * (turns_3 + 1))
     mean = lambda values: sum(values) / len(values)  # noqa: E731
     return {"aws": mean(aws), "twilio": mean(twilio), "llm": mean(llm)}
@@ -427,7 +451,7 @@ def report(calls: list[dict[str, Any]], gb: dict[str, float]) -> dict[str, float
         f"${total_3 / 3:.4f} a minute"
     )
     print("  hosted platforms, list price per minute: " + ", ".join(
-        f"{name} ${price.usd:.2f} ({price.per})" for name, price in P.PLATFORMS.items()))  # fmt: skip
+        f"{name} ${price.usd:.2f} ({price.per})" for name, price in PLATFORMS.items()))  # fmt: skip
     return {"aws_3min": three["aws"], "total_3min": total_3, "per_minute_3min": total_3 / 3,
             "aws_per_call": sum(a for a, _, _ in totals) / len(totals)}  # fmt: skip
 

@@ -2,13 +2,12 @@
 asset) that opens offline. Every figure is computed here from the calls as ``GET /calls/{id}``
 returns them, so the page and the API cannot disagree.
 
-Cost model (per call): Twilio voice per started minute of each placed attempt, speech recognition
-per 15 s of talk with at least one unit per <Gather>, answering-machine detection when it ran, and
-about a tenth of a cent of AWS (Lambda, DynamoDB, Scheduler, Step Functions) per placed attempt."""
+Cost model (per call): Twilio's charges by the one cost rule of ``autocall.pricing`` (the rule and the
+prices ``GET /campaigns/{id}/stats`` uses), and about a tenth of a cent of AWS (Lambda, DynamoDB,
+Scheduler, Step Functions) per placed attempt."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,17 +15,9 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from autocall.domain.campaigns import CallPrices
 from autocall.models.enums import POSITIVE_OUTCOMES, CallPurpose
+from autocall.pricing import TWILIO_PRICES, CallPrices, call_usage, twilio_cost
 
-from bench.prices import TWILIO_AMD, TWILIO_OUTBOUND_MINUTE, TWILIO_SPEECH_15S
-
-PRICES = CallPrices(  # the benchmarks' list prices, in the shape GET /campaigns/{id}/stats uses
-    as_of=TWILIO_OUTBOUND_MINUTE.read,
-    voice_per_started_minute=TWILIO_OUTBOUND_MINUTE.usd,
-    speech_per_15_seconds=TWILIO_SPEECH_15S.usd,
-    amd_per_call=TWILIO_AMD.usd,
-)
 AWS_PER_ATTEMPT = 0.001  # Lambda, API Gateway, DynamoDB, Scheduler, Step Functions: about a tenth of a cent
 DASH = "\u2013"  # shown for a missing value
 FUNNEL_STAGES = ("dialed", "answered", "conversation", "positive_outcome")
@@ -81,23 +72,18 @@ class Cost:
         return self.voice + self.speech + self.amd + self.aws
 
 
-def call_cost(view: Mapping[str, Any], prices: CallPrices = PRICES) -> Cost:
-    """Every placed attempt (``attempts`` counts only those Twilio accepted) at its own length."""
-    attempts = int(view.get("attempts") or 0)
-    lengths = {
-        int(a.get("attempt") or 0): int(a.get("duration_s") or 0) for a in view.get("attempt_history") or []
-    }
-    voice = (
-        sum(math.ceil(lengths.get(n, 0) / 60) for n in range(1, attempts + 1))
-        * prices.voice_per_started_minute
+def call_cost(view: Mapping[str, Any], prices: CallPrices = TWILIO_PRICES) -> Cost:
+    """Twilio's charges by the one cost rule (``autocall.pricing``), plus AWS per placed attempt
+    (``attempts`` counts only those Twilio accepted)."""
+    usage = call_usage(
+        view.get("attempt_history") or [],
+        answered=answered(view),
+        answered_by=view.get("answered_by"),
+        duration_s=view.get("duration_seconds"),
+        turns=view.get("turns") or [],
     )
-    speech = 0.0
-    if answered(view):
-        gathers = sum("<Gather" in (t.get("twiml") or "") for t in view.get("turns") or [])
-        talk = int(view.get("duration_seconds") or 0)
-        speech = max(math.ceil(talk / 15), gathers) * prices.speech_per_15_seconds
-    amd = prices.amd_per_call if view.get("answered_by") else 0.0
-    return Cost(voice, speech, amd, AWS_PER_ATTEMPT * attempts)
+    twilio = twilio_cost(usage, prices)
+    return Cost(twilio.voice, twilio.speech, twilio.amd, AWS_PER_ATTEMPT * int(view.get("attempts") or 0))
 
 
 # --- what the report shows ------------------------------------------------------------------------
@@ -131,7 +117,7 @@ class ReportMeta:
     brain: str
     campaign: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
-    prices: CallPrices = PRICES
+    prices: CallPrices = TWILIO_PRICES
 
 
 def sparkline(turns: Iterable[Mapping[str, Any]], width: int = 132, height: int = 30) -> str:

@@ -1,5 +1,6 @@
-"""The public REST API: call triggers (the seed's paths), contacts, campaigns, the web-form webhook;
-and EventBridge events that start a campaign. Writes calls; never dials."""
+"""The public REST API: call triggers (the seed's paths), contacts, campaigns, the web-form webhook.
+Writes calls; never dials. A campaign's work beyond one request (the rest of a fan-out, steering
+sweeps) goes on in the campaign worker function (functions/scheduler/campaign_worker.py)."""
 
 from __future__ import annotations
 
@@ -48,19 +49,19 @@ def _idempotent(scope: str, key: str | None, payload: Any, action: Any) -> Respo
     return json_response(status, body)
 
 
-def _own_arn(context: LambdaContext) -> str:
-    """This function, as its policy allows it to invoke itself (the template sets the name)."""
-    return get_settings().trigger_function_arn or context.invoked_function_arn
+def _worker_arn() -> str:
+    """The campaign worker, the one function this one invokes (its policy allows no other)."""
+    return get_settings().required("campaign_worker_function_arn")
 
 
-def _continue_fanout(context: LambdaContext) -> Callable[[str], None]:
-    """Carries a campaign's fan-out on in another invocation of this function."""
-    return lambda campaign_id: continue_fanout_async(_own_arn(context), campaign_id)
+def _continue_fanout() -> Callable[[str], None]:
+    """Carries a campaign's fan-out on in the campaign worker."""
+    return lambda campaign_id: continue_fanout_async(_worker_arn(), campaign_id)
 
 
-def _continue_sweep(context: LambdaContext) -> Callable[[dict[str, Any]], None]:
-    """Carries a pause, resume or cancel sweep on in another invocation of this function."""
-    return lambda sweep: continue_sweep_async(_own_arn(context), sweep)
+def _continue_sweep() -> Callable[[dict[str, Any]], None]:
+    """Carries a pause, resume or cancel sweep on in the campaign worker."""
+    return lambda sweep: continue_sweep_async(_worker_arn(), sweep)
 
 
 # --- the seed's call endpoints -------------------------------------------------------------
@@ -104,7 +105,7 @@ def trigger_campaign_calls(
             request.campaign_id,
             purpose,
             request.stagger_minutes,
-            continue_later=_continue_fanout(app.lambda_context),
+            continue_later=_continue_fanout(),
         )
 
     return _idempotent("campaign", idempotency_key, request.model_dump(mode="json"), act)
@@ -225,7 +226,7 @@ def campaign_stats(campaign_id: Annotated[str, Path(max_length=128)]) -> Respons
 def pause_campaign(
     campaign_id: Annotated[str, Path(max_length=128)], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
-    sweep_later = _continue_sweep(app.lambda_context)
+    sweep_later = _continue_sweep()
     return _idempotent(
         "campaign-pause",
         idempotency_key,
@@ -238,8 +239,8 @@ def pause_campaign(
 def resume_campaign(
     campaign_id: Annotated[str, Path(max_length=128)], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
-    continue_later = _continue_fanout(app.lambda_context)
-    sweep_later = _continue_sweep(app.lambda_context)
+    continue_later = _continue_fanout()
+    sweep_later = _continue_sweep()
     return _idempotent(
         "campaign-resume",
         idempotency_key,
@@ -252,7 +253,7 @@ def resume_campaign(
 def cancel_campaign(
     campaign_id: Annotated[str, Path(max_length=128)], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
-    sweep_later = _continue_sweep(app.lambda_context)
+    sweep_later = _continue_sweep()
     return _idempotent(
         "campaign-cancel",
         idempotency_key,
@@ -292,43 +293,8 @@ def openapi_document() -> Response[Any]:
     )
 
 
-def handle_campaign_event(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """An EventBridge rule or schedule naming a campaign starts it."""
-    detail = event.get("detail") or {}
-    result = campaigns.trigger_campaign(
-        detail["campaign_id"],
-        detail.get("call_purpose"),
-        detail.get("stagger_minutes"),
-        source="eventbridge",
-        continue_later=_continue_fanout(context),
-    )
-    return {"campaign_id": result["campaign_id"], **result["fanout"]}
-
-
-def handle_fanout(campaign_id: str, context: LambdaContext) -> dict[str, Any]:
-    """The rest of a campaign's fan-out, page by page while this invocation has time."""
-    result = campaigns.continue_fanout(campaign_id, lambda: context.get_remaining_time_in_millis() / 1000)
-    if result["more"]:
-        continue_fanout_async(_own_arn(context), campaign_id)
-    return result
-
-
-def handle_sweep(sweep: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """The rest of a pause, resume or cancel: pages of calls while this invocation has time."""
-    result = campaigns.continue_sweep(sweep, lambda: context.get_remaining_time_in_millis() / 1000)
-    if result["more"]:
-        continue_sweep_async(_own_arn(context), result["sweep"])
-    return {"more": result["more"], "campaign_id": sweep["campaign_id"], "action": sweep["action"]}
-
-
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if "detail-type" in event:
-        return handle_campaign_event(event, context)
-    if "fanout" in event:
-        return handle_fanout(str(event["fanout"]), context)
-    if "sweep" in event:
-        return handle_sweep(dict(event["sweep"]), context)
     return undecodable_body(event) or app.resolve(event, context)

@@ -1,6 +1,6 @@
 """Pause, resume and cancel of a campaign larger than one page, through the API: the request answers
-202 with the new status at once, and the calls follow page by page in invocations of the trigger
-function that hand the rest on to the next (as on AWS, where one sweep of thousands of calls would
+202 with the new status at once, and the calls follow page by page in invocations of the campaign
+worker function that hand the rest on to the next (as on AWS, where one sweep of thousands of calls would
 outlast API Gateway's 29 s)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from autocall.domain import campaigns
+from autocall.domain.campaigns import steering
 
 from local.lambdas import FakeLambdaContext
 from tests.integration import test_campaigns
@@ -32,14 +33,14 @@ PAGE = 4  # 10 calls: pages of 4, 4 and 2
 @pytest.fixture
 def sweeps(api: Any, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Small pages, one page per invocation (each has 1 s left), and the sweeps' invocations counted."""
-    monkeypatch.setattr(campaigns, "STEERING_PAGE_SIZE", PAGE)
+    monkeypatch.setattr(steering, "STEERING_PAGE_SIZE", PAGE)
     monkeypatch.setattr(FakeLambdaContext, "get_remaining_time_in_millis", lambda self: 1000)
     invoked: Counter[str] = Counter()
     invoke_async = api.registry.invoke_async
 
     def counting(function: str, event: Any) -> None:
         if isinstance(event, dict) and "sweep" in event:
-            assert function.endswith(":function:autocall-trigger")  # the trigger, by its fixed name
+            assert function.endswith(":function:autocall-campaign-worker")  # the worker, by its fixed name
             invoked[event["sweep"]["action"]] += 1
         invoke_async(function, event)
 

@@ -27,22 +27,54 @@ class Rule:
 
 
 RULES = (
-    Rule("domain → vendor SDKs", "layers/common/autocall/domain/**/*.py", VENDOR_SDKS,
-         "the domain speaks its own terms; vendors live in autocall.stores and autocall.integrations"),
-    Rule("domain → table models", "layers/common/autocall/domain/**/*.py", ("autocall.stores.tables",),
-         "rows are the stores' business; the domain gets records"),
-    Rule("stores/integrations → domain", "layers/common/autocall/[si][tn]*/**/*.py", ("autocall.domain",),
-         "the edge does not know the product's logic"),
-    Rule("models → anything of ours but models", "layers/common/autocall/models/**/*.py",
-         ("autocall.domain", "autocall.stores", "autocall.integrations"), "models are the leaf everyone shares"),
-    Rule("table models outside the stores", "layers/common/autocall/[!s]*/**/*.py", ("autocall.stores.tables",),
-         "only a store touches its rows"),
-    Rule("the layer → handlers, local stack, bench, tests", "layers/common/autocall/**/*.py",
-         ("app", "authorizer", "functions", "local", "bench", "tests"), "the layer is deployed alone"),
-    Rule("handlers → local stack, bench, tests", "functions/**/*.py", ("local", "bench", "tests"),
-         "a handler runs on Lambda, where none of them exist"),
-    Rule("local stack → bench, tests", "local/**/*.py", ("bench", "tests"),
-         "the local stack stands on its own; bench and tests use it, not the other way round"),
+    Rule(
+        "domain → vendor SDKs",
+        "layers/common/autocall/domain/**/*.py",
+        VENDOR_SDKS,
+        "the domain speaks its own terms; vendors live in autocall.stores and autocall.integrations",
+    ),
+    Rule(
+        "domain → table models",
+        "layers/common/autocall/domain/**/*.py",
+        ("autocall.stores.tables",),
+        "rows are the stores' business; the domain gets records",
+    ),
+    Rule(
+        "stores/integrations → domain",
+        "layers/common/autocall/[si][tn]*/**/*.py",
+        ("autocall.domain",),
+        "the edge does not know the product's logic",
+    ),
+    Rule(
+        "models → anything of ours but models",
+        "layers/common/autocall/models/**/*.py",
+        ("autocall.domain", "autocall.stores", "autocall.integrations"),
+        "models are the leaf everyone shares",
+    ),
+    Rule(
+        "table models outside the stores",
+        "layers/common/autocall/[!s]*/**/*.py",
+        ("autocall.stores.tables",),
+        "only a store touches its rows",
+    ),
+    Rule(
+        "the layer → handlers, local stack, bench, tests",
+        "layers/common/autocall/**/*.py",
+        ("app", "authorizer", "functions", "local", "bench", "tests"),
+        "the layer is deployed alone",
+    ),
+    Rule(
+        "handlers → local stack, bench, tests",
+        "functions/**/*.py",
+        ("local", "bench", "tests"),
+        "a handler runs on Lambda, where none of them exist",
+    ),
+    Rule(
+        "local stack → bench, tests",
+        "local/**/*.py",
+        ("bench", "tests"),
+        "the local stack stands on its own; bench and tests use it, not the other way round",
+    ),
 )
 
 
@@ -55,7 +87,9 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
             found.extend((node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                package = path.relative_to(PACKAGE.parent).parent.parts if path.is_relative_to(PACKAGE) else ()
+                package = (
+                    path.relative_to(PACKAGE.parent).parent.parts if path.is_relative_to(PACKAGE) else ()
+                )
                 base = ".".join(package[: len(package) - node.level + 1])
                 module = f"{base}.{node.module}" if node.module else base
             else:

@@ -25,7 +25,7 @@ def view(**fields: Any) -> dict[str, Any]:
         "answered_by": "human",
         "duration": "1m 1s",
         "duration_seconds": 61,
-        "attempt_history": [{"attempt": 1, "duration_s": 61, "result": "completed"}],
+        "attempt_history": [{"attempt": 1, "twilio_sid": "CA1", "duration_s": 61, "result": "completed"}],
         "turns": [
             {"utterance": None, "reply": "Hi, this is Alex.", "twiml": GATHER},
             {"utterance": "Yes.", "reply": "Great.", "sentiment_score": 0.4, "twiml": GATHER},
@@ -53,7 +53,7 @@ def test_unanswered_attempt_costs_only_its_aws_share() -> None:
         answered_by=None,
         duration_seconds=0,
         turns=[],
-        attempt_history=[{"attempt": 1, "duration_s": 0, "result": "busy"}],
+        attempt_history=[{"attempt": 1, "twilio_sid": "CA1", "duration_s": 0, "result": "busy"}],
     )
     assert (call_cost(busy).voice, call_cost(busy).speech, call_cost(busy).amd) == (0, 0, 0)
     assert call_cost(busy).total == pytest.approx(0.001)

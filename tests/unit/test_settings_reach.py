@@ -566,6 +566,17 @@ def test_the_analysis_sees_the_known_reads(analysis: Analysis) -> None:
     assert "MAX_DIALS_PER_NUMBER_DAY" not in reached["TriggerFunction"]
     assert "MAX_CONCURRENT_CALLS" not in reached["TriggerFunction"]
     assert "OPENAI_MODEL" not in reached["TriggerFunction"]
+    # the campaign worker (functions/scheduler/campaign_worker.py beside the dialer's app.py): the
+    # worker's own ARN (it carries fan-outs and sweeps on) and the fan-out's pacing, reached from
+    # its handler, not from the dialer's module that shares its folder
+    worker = reached["CampaignWorkerFunction"]
+    assert "autocall.domain.pacing:dial_spacing" in worker["CALLS_PER_SECOND"]
+    assert any(r.startswith("campaign_worker:") for r in worker["CAMPAIGN_WORKER_FUNCTION_ARN"])
+    assert any(r.startswith("app:") for r in reached["TriggerFunction"]["CAMPAIGN_WORKER_FUNCTION_ARN"])
+    assert not {"MAX_CONCURRENT_CALLS", "MAX_DIALS_PER_NUMBER_DAY", "OPENAI_MODEL", "SECRETS_ARN"} & set(
+        worker
+    )
+    assert "MAX_CONCURRENT_CALLS" in reached["SchedulerFunction"]  # the dialer's app.py still is the dialer
 
 
 def test_every_deliberate_default_is_a_setting_still_relied_on(analysis: Analysis) -> None:

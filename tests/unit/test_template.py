@@ -227,12 +227,45 @@ def test_every_function_may_call_what_its_environment_names(arns: _Arns) -> None
     assert missing == []
 
 
-def test_trigger_may_invoke_itself_to_carry_fanouts_and_sweeps_on(arns: _Arns) -> None:
-    role, env = _functions(arns)["TriggerFunction"]
-    own = arns.get_att("TriggerFunction", "Arn")
-    assert env["TRIGGER_FUNCTION_ARN"] == own  # the ARN the code invokes is the function itself
-    assert arns.allows(role, "lambda:InvokeFunction", own)
-    assert arns.name("TriggerFunction") == "stack-trigger"  # fixed: the policy names it without a cycle
+def test_the_campaign_worker_carries_fanouts_and_sweeps_on_and_only_it_is_invoked_for_them(
+    arns: _Arns,
+) -> None:
+    """The trigger hands a campaign's work to the worker; the worker invokes itself to go on. The
+    trigger may not invoke itself any more (it serves the API only)."""
+    functions = _functions(arns)
+    worker_role, worker_env = functions["CampaignWorkerFunction"]
+    trigger_role, trigger_env = functions["TriggerFunction"]
+    worker = arns.get_att("CampaignWorkerFunction", "Arn")
+    assert worker_env["CAMPAIGN_WORKER_FUNCTION_ARN"] == worker  # the ARN the code invokes is itself
+    assert trigger_env["CAMPAIGN_WORKER_FUNCTION_ARN"] == worker
+    assert arns.allows(worker_role, "lambda:InvokeFunction", worker)
+    assert arns.allows(trigger_role, "lambda:InvokeFunction", worker)
+    assert not arns.allows(trigger_role, "lambda:InvokeFunction", arns.get_att("TriggerFunction", "Arn"))
+    assert "TRIGGER_FUNCTION_ARN" not in trigger_env
+    assert arns.name("CampaignWorkerFunction") == "stack-campaign-worker"  # fixed: no cycle
+    assert arns.name("TriggerFunction") == "stack-trigger"
+
+
+def test_the_start_campaign_rule_targets_the_campaign_worker() -> None:
+    events = {
+        lid: res["Properties"].get("Events", {})
+        for lid, res in load_template()["Resources"].items()
+        if res["Type"] == "AWS::Serverless::Function"
+    }
+    rules = {
+        lid: name
+        for lid, found in events.items()
+        for name, e in found.items()
+        if e["Type"] == "EventBridgeRule"
+    }
+    assert rules == {"CampaignWorkerFunction": "CampaignEvent"}
+    pattern = events["CampaignWorkerFunction"]["CampaignEvent"]["Properties"]["Pattern"]
+    assert pattern == {"source": ["autocall.campaigns"], "detail-type": ["StartCampaign"]}
+    worker = load_template()["Resources"]["CampaignWorkerFunction"]["Properties"]
+    assert (worker["CodeUri"], worker["Handler"]) == (
+        "functions/scheduler/",
+        "campaign_worker.lambda_handler",
+    )
 
 
 def test_schedules_may_fire_every_function_they_target(arns: _Arns) -> None:

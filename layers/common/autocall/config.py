@@ -58,9 +58,9 @@ class Settings:
     scheduler_role_arn: str = field(default_factory=lambda: _env("SCHEDULER_ROLE_ARN"))
     schedule_dlq_arn: str = field(default_factory=lambda: _env("SCHEDULE_DLQ_ARN", ""))
     post_call_state_machine_arn: str = field(default_factory=lambda: _env("POST_CALL_STATE_MACHINE_ARN", ""))
-    # the trigger function's own ARN: a campaign's fan-out and steering sweeps go on in it, page
-    # by page (empty → the ARN the invocation was called by)
-    trigger_function_arn: str = field(default_factory=lambda: _env("TRIGGER_FUNCTION_ARN", ""))
+    # the campaign worker's ARN: a campaign's fan-out and steering sweeps go on in it, page by page
+    # (the API starts them there; the worker hands the rest on to itself)
+    campaign_worker_function_arn: str = field(default_factory=lambda: _env("CAMPAIGN_WORKER_FUNCTION_ARN"))
     # business identity and the agent
     business_name: str = field(default_factory=lambda: _env("BUSINESS_NAME"))
     agent_name: str = field(default_factory=lambda: _env("AGENT_NAME"))

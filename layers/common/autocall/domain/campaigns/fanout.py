@@ -1,0 +1,414 @@
+"""The fan-out: one call per eligible contact of a campaign, a page of contacts at a time.
+
+Each call gets the first free dial slot (``pacing.SlotGrid``: slots ``spacing`` apart from the
+fan-out's start) inside its callee's calling window. The campaign row keeps the fan-out's start,
+cursor and taken slots, and the page being written is claimed on it first: a fan-out that dies half
+way and runs again rewrites nothing, creates no duplicates and hands out the same times. Call ids
+are deterministic (``campaign_call_id``); rows are batch-written only after a batch read said they
+do not exist; schedules are created by a small thread pool. The first page is written in the
+request that triggers the campaign; the rest goes on in the campaign worker (``continue_fanout``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from autocall.adapters import calls as calls_repo
+from autocall.adapters import campaigns as repo
+from autocall.adapters import contacts as contacts_repo
+from autocall.adapters import scheduler
+from autocall.adapters.suppression import suppressed_among
+from autocall.adapters.tables import CallRow, CampaignRow, ContactRow
+from autocall.clock import now
+from autocall.domain.calendar.slots import Opening, SlotGrid
+from autocall.domain.calendar.windows import CallingWindow, NoCallingWindow, open_stretch
+from autocall.domain.calls import DUE_NOW, MAX_AHEAD, parse_purpose, schedule_name
+from autocall.domain.campaigns.model import CampaignStatus, campaign_call_id, get_campaign
+from autocall.domain.contacts import callee_time_zones
+from autocall.domain.numbers import pending_among
+from autocall.domain.pacing import dial_spacing
+from autocall.domain.phones import NumberNotDialable, check_dialable
+from autocall.errors import Conflict, ValidationFailed
+from autocall.models.enums import CallStatus
+from autocall.observability import count, logger
+
+FANOUT_PAGE_SIZE = 500  # contacts read per page (a Scan page for a tag)
+FANOUT_LEASE = timedelta(minutes=2)  # a claimed page nobody finished in this long is taken over
+FANOUT_WORKERS = 8
+WRITE_CHUNK = 25  # BatchWriteItem's limit
+# what a fan-out page reads: no more (each attribute read costs, most of all on the local stack)
+CONTACT_FIELDS = ["contact_id", "phone", "time_zone", "time_zone_given", "country", "consent"]
+CALL_FIELDS = ["call_id", "contact_id", "status", "fanout_pass", "scheduled_time", "schedule_name"]
+
+
+# --- the fan-out's state, kept on the campaign row ------------------------------------------
+
+
+@dataclass
+class Fanout:
+    pass_no: int  # a finished fan-out triggered again starts a new pass (for contacts added since)
+    started_at: str  # slot 0 of the grid (ISO UTC, microseconds kept)
+    spacing_s: float
+    purpose: str
+    source: str
+    cursor: Any = None  # next page: an index into contact_ids, or a Scan's LastEvaluatedKey
+    done: bool = False
+    created: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    taken: list[list[int]] = field(default_factory=list)
+    first: int = 0
+    claim: dict[str, Any] | None = None  # {"owner", "at", "first"}: the page being written
+    finished_at: str | None = None
+
+    @classmethod
+    def load(cls, stored: dict[str, Any] | None) -> Fanout | None:
+        return cls(**stored) if stored and "pass_no" in stored else None
+
+    def grid(self, first: int) -> SlotGrid:
+        start = datetime.fromisoformat(self.started_at)
+        return SlotGrid(start, timedelta(seconds=self.spacing_s), [list(r) for r in self.taken], first)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "pass": self.pass_no,
+            "state": "done" if self.done else "running",
+            "created": self.created,
+            "skipped": dict(self.skipped),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+
+@dataclass
+class PageResult:
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+def _claim_is_live(claim: dict[str, Any] | None, owner: str) -> bool:
+    """Another run is writing a page right now (its claim is recent)."""
+    if not claim or not claim.get("owner") or claim["owner"] == owner:
+        return False
+    return datetime.fromisoformat(claim["at"]) > now() - FANOUT_LEASE
+
+
+def trigger_campaign(
+    campaign_id: str,
+    purpose: str | None = None,
+    stagger_minutes: float | None = None,
+    source: str = "api",
+    continue_later: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Start the campaign's fan-out (or resume an unfinished one) and write its first page.
+
+    When contacts remain, ``continue_later`` hands the rest to another invocation."""
+    campaign = get_campaign(campaign_id)
+    if campaign.status == CampaignStatus.CANCELED:
+        raise Conflict("the campaign is canceled", "campaign_id")
+    if campaign.status == CampaignStatus.PAUSED:
+        raise Conflict("the campaign is paused; resume it first", "campaign_id")
+    state = Fanout.load(campaign.fanout)
+    if state is None or state.done:
+        _start_pass(campaign, state, purpose, stagger_minutes, source)
+    owner = str(uuid.uuid4())
+    page = _run_page(campaign_id, owner)
+    state = Fanout.load(get_campaign(campaign_id).fanout)
+    assert state is not None
+    if not state.done and page is not None and continue_later is not None:
+        continue_later(campaign_id)
+    return {
+        "campaign_id": campaign_id,
+        "status": get_campaign(campaign_id).status,
+        "calls": page.calls if page else [],
+        "skipped": page.skipped if page else [],
+        "fanout": state.summary(),
+    }
+
+
+def _start_pass(
+    campaign: CampaignRow,
+    previous: Fanout | None,
+    purpose: str | None,
+    stagger_minutes: float | None,
+    source: str,
+) -> None:
+    call_purpose = parse_purpose(purpose or campaign.purpose)
+    stagger = float(campaign.stagger_minutes if stagger_minutes is None else stagger_minutes)
+    if stagger < 0 or stagger > 24 * 60:
+        raise ValidationFailed("stagger_minutes must be between 0 and 1440", "stagger_minutes")
+    state = Fanout(
+        pass_no=(previous.pass_no + 1) if previous else 1,
+        started_at=now().isoformat(),
+        spacing_s=dial_spacing(stagger).total_seconds(),
+        purpose=call_purpose.value,
+        source=source,
+    )
+    if not repo.save_fanout(campaign, asdict(state), status=CampaignStatus.RUNNING.value):
+        raise Conflict("the campaign changed while its fan-out was starting; try again", "campaign_id")
+    logger.info(
+        "campaign fan-out started", extra={"campaign_id": campaign.campaign_id, "pass": state.pass_no}
+    )
+
+
+def continue_fanout(campaign_id: str, seconds_left: Callable[[], float]) -> dict[str, Any]:
+    """Write pages while the invocation has time; ``more`` says whether to carry on elsewhere."""
+    owner = str(uuid.uuid4())
+    longest = 0.0
+    while seconds_left() > 2 * longest + 1:
+        started = seconds_left()
+        if _run_page(campaign_id, owner) is None:
+            break
+        longest = max(longest, started - seconds_left())
+    campaign = get_campaign(campaign_id)
+    state = Fanout.load(campaign.fanout)
+    more = (
+        state is not None
+        and not state.done
+        and campaign.status == CampaignStatus.RUNNING
+        and not _claim_is_live(state.claim, owner)
+    )
+    return {"campaign_id": campaign_id, "more": more, "fanout": state.summary() if state else None}
+
+
+def _run_page(campaign_id: str, owner: str) -> PageResult | None:
+    """Claim the next page, write its calls, move the cursor. None when there was nothing to do
+    (done, paused, canceled, or another run holds the page)."""
+    claimed = _claim_page(campaign_id, owner)
+    if claimed is None:
+        return None
+    campaign, state, first, replay = claimed
+    try:
+        contacts, cursor = _contacts_page(campaign, state.cursor)
+        grid = state.grid(first)
+        # calls of this campaign exist only from an earlier pass or an earlier try of this page
+        may_exist = replay or state.pass_no > 1
+        result, by_reason = _write_page(campaign, state, grid, contacts, may_exist)
+    except Exception:
+        _release_claim(campaign_id, owner)
+        raise
+    _commit_page(campaign_id, owner, cursor, grid, len(result.calls), by_reason)
+    return result
+
+
+def _claim_page(campaign_id: str, owner: str) -> tuple[CampaignRow, Fanout, int, bool] | None:
+    for _ in range(5):
+        campaign = get_campaign(campaign_id)
+        state = Fanout.load(campaign.fanout)
+        if state is None or state.done or campaign.status != CampaignStatus.RUNNING:
+            return None
+        if _claim_is_live(state.claim, owner):
+            return None
+        # a run died on this page: write it again from the same first slot
+        first = int(state.claim["first"]) if state.claim else max(state.first, state.grid(0).slot_at(now()))
+        replay = state.claim is not None
+        state.claim = {"owner": owner, "at": now().isoformat(), "first": first}
+        if repo.save_fanout(campaign, asdict(state)):
+            return campaign, state, first, replay
+    raise Conflict("the campaign keeps changing; its fan-out will resume when triggered again", "campaign_id")
+
+
+def _release_claim(campaign_id: str, owner: str) -> None:
+    """The page failed: keep its first slot for the run that writes it again, let any run take it."""
+    for _ in range(5):
+        campaign = get_campaign(campaign_id)
+        state = Fanout.load(campaign.fanout)
+        if state is None or not state.claim or state.claim.get("owner") != owner:
+            return
+        state.claim = {**state.claim, "owner": None}
+        if repo.save_fanout(campaign, asdict(state)):
+            return
+
+
+def _commit_page(
+    campaign_id: str, owner: str, cursor: Any, grid: SlotGrid, created: int, by_reason: Counter[str]
+) -> None:
+    for _ in range(10):
+        campaign = get_campaign(campaign_id)
+        state = Fanout.load(campaign.fanout)
+        if state is None or not state.claim or state.claim.get("owner") != owner:
+            logger.warning("fan-out page taken over before its commit", extra={"campaign_id": campaign_id})
+            return
+        state.claim = None
+        state.cursor = cursor
+        state.done = cursor is None
+        state.created += created
+        state.skipped = dict(Counter(state.skipped) + by_reason)
+        grid.forget_before(grid.first)
+        state.taken, state.first = grid.taken, grid.first
+        if state.done:
+            state.finished_at = now().isoformat()
+        if repo.save_fanout(campaign, asdict(state)):
+            if state.done:
+                summary = state.summary()
+                logger.info("campaign fan-out done", extra={"campaign_id": campaign_id, "fanout": summary})
+            return
+    raise Conflict("the campaign keeps changing; its fan-out will resume when triggered again", "campaign_id")
+
+
+def _contacts_page(campaign: CampaignRow, cursor: Any) -> tuple[list[ContactRow | str], Any]:
+    """The page's contacts in a stable order (an id stands for a contact that no longer exists)."""
+    if campaign.contact_ids:
+        index = int(cursor or 0)
+        ids = campaign.contact_ids[index : index + FANOUT_PAGE_SIZE]
+        found = contacts_repo.get_contacts(ids, CONTACT_FIELDS) if ids else {}
+        following = index + len(ids)
+        return [found.get(cid, cid) for cid in ids], following if following < len(
+            campaign.contact_ids
+        ) else None
+    rows, last_key = contacts_repo.contacts_page(campaign.tag, cursor, FANOUT_PAGE_SIZE, CONTACT_FIELDS)
+    return list(rows), last_key
+
+
+def _skip_reason(contact: ContactRow, suppressed: set[str], pending: dict[str, str]) -> str | None:
+    if contact.phone in suppressed:
+        return "suppressed"
+    if not contact.consent:
+        return "no_consent"
+    if contact.phone in pending:  # the number has a live or scheduled call for this purpose already
+        return "call_pending"
+    try:
+        check_dialable(contact.phone)
+    except NumberNotDialable:
+        return "number_not_dialable"
+    return None
+
+
+def window_opening(
+    zones: tuple[str, ...], window: CallingWindow, country: str | None, horizon: datetime
+) -> Opening:
+    """``SlotGrid.take``'s question for callees who can be in ``zones`` (open only when the window
+    is open in every one of them); remembers the last open stretch it found, since the callees of
+    the same zones ask about the same hours again and again."""
+    known: list[datetime] = []  # [opened, closes] of the last stretch found open
+
+    def opening(moment: datetime) -> datetime | None:
+        if known and known[0] <= moment < known[1]:
+            return moment
+        try:
+            opened, closes = open_stretch(moment, zones, window, country, horizon)
+        except NoCallingWindow:
+            return None
+        known[:] = [opened, closes]
+        return opened
+
+    return opening
+
+
+def _write_page(
+    campaign: CampaignRow, state: Fanout, grid: SlotGrid, contacts: list[ContactRow | str], may_exist: bool
+) -> tuple[PageResult, Counter[str]]:
+    moment = now()
+    horizon = moment + MAX_AHEAD
+    window = CallingWindow.from_config(campaign.calling_window)
+    context = {**(campaign.context or {}), "campaign": campaign.name}
+    ids = [c if isinstance(c, str) else c.contact_id for c in contacts]
+    call_ids = {cid: campaign_call_id(campaign.campaign_id, cid) for cid in ids}
+    existing = calls_repo.get_calls(list(call_ids.values()), CALL_FIELDS) if call_ids and may_exist else {}
+    phones = [c.phone for c in contacts if not isinstance(c, str) and call_ids[c.contact_id] not in existing]
+    suppressed = suppressed_among(phones) if phones else set()
+    pending = pending_among(phones, state.purpose) if phones else {}
+    result, by_reason = PageResult(), Counter[str]()
+    openings: dict[tuple[tuple[str, ...], str | None], Opening] = {}
+    new_rows: list[CallRow] = []
+    to_arm: list[CallRow] = []
+    for contact in contacts:
+        contact_id = contact if isinstance(contact, str) else contact.contact_id
+        prior = existing.get(call_ids[contact_id])
+        if prior is not None and prior.fanout_pass != state.pass_no:
+            reason: str | None = "already_called"
+        elif isinstance(contact, str):
+            reason = "contact_deleted"
+        else:
+            reason = None if prior is not None else _skip_reason(contact, suppressed, pending)
+        due = None
+        if reason is None and not isinstance(contact, str):
+            zones = callee_time_zones(contact)
+            if (zones, contact.country) not in openings:
+                openings[zones, contact.country] = window_opening(zones, window, contact.country, horizon)
+            due = grid.take(openings[zones, contact.country])
+            reason = None if due is not None else "no_calling_window_within_90_days"
+        if reason is not None or due is None:
+            by_reason[reason or "unknown"] += 1
+            result.skipped.append({"contact_id": contact_id, "reason": reason or "unknown"})
+            continue
+        if prior is not None:  # written by a run of this pass that died: keep it, arm it again
+            row = prior
+        else:
+            due = max(due, moment)
+            row = CallRow(
+                call_id=call_ids[contact_id],
+                contact_id=contact_id,
+                purpose=state.purpose,
+                context=context,
+                status=CallStatus.SCHEDULED.value,
+                scheduled_time=calls_repo.iso(due),
+                schedule_name=schedule_name(call_ids[contact_id], due) if due > moment + DUE_NOW else None,
+                campaign_id=campaign.campaign_id,
+                fanout_pass=state.pass_no,
+                attempts=0,
+                max_attempts=int(campaign.max_attempts),
+                source=state.source,
+                attempt_history=[],
+                turns=[],
+                actions_taken=[],
+                reasons=[],
+                failures=[],
+                memory={},
+            )
+            new_rows.append(row)
+        if row.status == CallStatus.SCHEDULED.value:
+            to_arm.append(row)
+        result.calls.append(
+            {"call_id": row.call_id, "status": row.status, "scheduled_time": row.scheduled_time}
+        )
+    _write_and_arm(new_rows, to_arm)
+    if new_rows:
+        count("CallsTriggered", len(new_rows))
+    return result, by_reason
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=FANOUT_WORKERS, thread_name_prefix="fanout")
+
+
+def in_pool(tasks: Iterable[Callable[[], Any]]) -> list[Any]:
+    """Run ``tasks`` on the pool; wait for all of them, then raise the first failure if any."""
+    futures = [_pool().submit(task) for task in tasks]
+    wait(futures)
+    return [future.result() for future in futures]
+
+
+def _write_and_arm(new_rows: list[CallRow], to_arm: list[CallRow]) -> None:
+    """Write new rows in chunks of 25, each chunk followed by its schedules (a row exists before its
+    schedule can fire); calls written earlier are armed again (creating a schedule is idempotent)."""
+    fresh = {row.call_id for row in new_rows}
+    again = [row for row in to_arm if row.call_id not in fresh]
+
+    def chunk_task(rows: list[CallRow]) -> Callable[[], None]:
+        def task() -> None:
+            if rows and rows[0].call_id in fresh:
+                calls_repo.insert_new_calls(rows)
+            for row in rows:
+                arm(row)
+
+        return task
+
+    chunks = [new_rows[i : i + WRITE_CHUNK] for i in range(0, len(new_rows), WRITE_CHUNK)]
+    chunks += [again[i : i + WRITE_CHUNK] for i in range(0, len(again), WRITE_CHUNK)]
+    in_pool(chunk_task(rows) for rows in chunks)
+
+
+def arm(row: CallRow) -> None:
+    """A schedule at the call's due time, or the dialer now when it is due within a minute."""
+    due = datetime.fromisoformat(row.scheduled_time)
+    if row.schedule_name:
+        scheduler.put_one_time_schedule(row.schedule_name, due, {"call_id": row.call_id})
+    elif due <= now() + DUE_NOW:
+        scheduler.invoke_dialer_now({"call_id": row.call_id})
