@@ -435,7 +435,9 @@ def _plan(resolution: Resolution, campaign_window: CampaignWindow | None, rules:
     )
 
 
-def _counted(cap: Cap, moment: datetime, attempts: Sequence[PriorAttempt], purpose: str | None) -> list[datetime]:
+def _counted(
+    cap: Cap, moment: datetime, attempts: Sequence[PriorAttempt], purpose: str | None
+) -> list[datetime]:
     """The attempts inside (moment - window, moment] that this cap counts, oldest first."""
     since = moment - timedelta(hours=cap.window_hours)
     return sorted(
@@ -616,4 +618,3 @@ def next_allowed_moments(
         stretches.append(AllowedStretch(opens, closes.astimezone(UTC)))
         start = closes
     return tuple(stretches)
-

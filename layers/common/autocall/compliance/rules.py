@@ -16,6 +16,7 @@ import json
 import re
 from datetime import date, time
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -57,7 +58,7 @@ Intervals = Annotated[list[Interval], Field(description="disjoint intervals, in 
 
 def _check_disjoint(intervals: list[Interval], where: str) -> list[Interval]:
     ordered = sorted(intervals, key=lambda interval: interval.start)
-    for first, second in zip(ordered, ordered[1:], strict=False):
+    for first, second in pairwise(ordered):
         if second.start < first.end:
             raise ValueError(f"{where}: intervals {first.label()} and {second.label()} overlap")
     return ordered
