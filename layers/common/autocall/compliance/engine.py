@@ -457,11 +457,9 @@ def _cap_reopens(cap: Cap, counted: list[datetime]) -> datetime | None:
 
 def _evaluate(
     plan: _Plan, moment: datetime, attempts: Sequence[PriorAttempt], purpose: str | None
-) -> tuple[list[Check], list[datetime | None]]:
-    """Every check at ``moment``, and for each failing one the earliest moment it could pass
-    (None: never within the horizon)."""
+) -> list[Check]:
+    """Every check at ``moment``, with its inputs and verdict (for the audit record)."""
     checks: list[Check] = []
-    reopenings: list[datetime | None] = []
     for window in plan.windows:
         for zone in plan.zones:
             local = moment.astimezone(zone)
@@ -492,8 +490,6 @@ def _evaluate(
                     },
                 )
             )
-            if not passed:
-                reopenings.append(_next_opening(window, zone, moment))
     for rule, cap in plan.caps:
         counted = _counted(cap, moment, attempts, purpose)
         reopens = _cap_reopens(cap, counted)
@@ -516,9 +512,27 @@ def _evaluate(
                 },
             )
         )
+    return checks
+
+
+def _reopenings(
+    plan: _Plan, moment: datetime, attempts: Sequence[PriorAttempt], purpose: str | None
+) -> list[datetime | None]:
+    """For each check failing at ``moment``, the earliest moment it could pass (None: not within
+    the horizon). Empty when every check passes. The lean twin of ``_evaluate``, for the search."""
+    reopenings: list[datetime | None] = []
+    for window in plan.windows:
+        for zone in plan.zones:
+            if _open_stretch(window, zone, moment) is None:
+                reopening = _next_opening(window, zone, moment)
+                if reopening is None:
+                    return [None]
+                reopenings.append(reopening)
+    for _, cap in plan.caps:
+        reopens = _cap_reopens(cap, _counted(cap, moment, attempts, purpose))
         if reopens is not None:
             reopenings.append(reopens)
-    return checks, reopenings
+    return reopenings
 
 
 def _earliest(
@@ -528,8 +542,8 @@ def _earliest(
     the failing checks' own reopenings (none can pass sooner) and look again."""
     moment = start
     while moment <= horizon:
-        checks, reopenings = _evaluate(plan, moment, attempts, purpose)
-        if all(c.passed for c in checks):
+        reopenings = _reopenings(plan, moment, attempts, purpose)
+        if not reopenings:
             return moment.astimezone(UTC)
         if any(r is None for r in reopenings):
             return None
@@ -570,7 +584,7 @@ def check(
         return _refusal(resolution, moment, rules)
     attempts = tuple(PriorAttempt(_aware(a.moment, "attempt moment"), a.purpose) for a in prior_attempts)
     plan = _plan(resolution, campaign_window, rules)
-    checks, _ = _evaluate(plan, moment, attempts, purpose)
+    checks = _evaluate(plan, moment, attempts, purpose)
     failing = [c for c in checks if not c.passed]
     if not failing:
         return Decision(True, moment, tuple(checks), plan.rule_refs, rules.version)
