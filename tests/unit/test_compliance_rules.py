@@ -24,6 +24,8 @@ MIAMI = "+13055550123"  # Florida: 08:00-20:00, 3 calls a day on one subject
 DALLAS = "+12145550123"  # Texas: Sunday from noon
 PROVIDENCE = "+14015550123"  # Rhode Island: short weekdays, Saturday until 17:00, no Sundays
 SALT_LAKE = "+18015550123"  # Utah: no Sundays, no legal holidays
+PORTLAND_ME = "+12075550123"  # Maine: automated calls weekdays 09:00-17:00, one per 8 hours
+SIOUX_FALLS = "+16055550123"  # South Dakota: automated dialing weekdays only; Mountain or Central
 TORONTO = "+14165550123"  # CRTC: weekends 10:00-18:00
 PARIS_MOBILE = "+33612345678"  # France: weekdays with a lunch break, 4 attempts in 30 days
 BERLIN_MOBILE = "+4915112345678"
@@ -70,6 +72,7 @@ CASES = [
     case("tx-saturday-1000", DALLAS, utc(2026, 12, 5, 16, 0), True),
     case("ut-sunday-to-monday-0800", SALT_LAKE, utc(2026, 12, 6, 17, 0), utc(2026, 12, 7, 15, 0)),
     case("ri-saturday-1730-to-monday-0900", PROVIDENCE, utc(2026, 12, 5, 22, 30), utc(2026, 12, 7, 14, 0)),
+    case("sd-saturday-to-monday-mountain", SIOUX_FALLS, utc(2026, 12, 5, 16, 0), utc(2026, 12, 7, 16, 0)),
     case("ca-wed-2115", TORONTO, utc(2026, 12, 3, 2, 15), True),
     case("ca-saturday-0930", TORONTO, utc(2026, 12, 5, 14, 30), utc(2026, 12, 5, 15, 0)),
     case("fr-lunch-break", PARIS_MOBILE, utc(2026, 12, 2, 12, 30), utc(2026, 12, 2, 13, 0)),
@@ -97,6 +100,8 @@ CASES = [
     case("fl-cap-counts-one-subject", MIAMI, utc(2026, 12, 2, 18, 0), True, FLORIDA_MORNING, "appointment"),
     case("fl-cap-attempt-of-unknown-purpose-counts", MIAMI, utc(2026, 12, 2, 18, 0), utc(2026, 12, 3, 15, 0),
          attempts(*(a.moment for a in FLORIDA_MORNING), purpose=None), "appointment"),
+    case("me-one-call-per-8h-pushes-past-1700", PORTLAND_ME, utc(2026, 12, 2, 15, 0), utc(2026, 12, 3, 14, 0),
+         attempts(utc(2026, 12, 2, 14, 30))),
     case("ny-no-cap", NEW_YORK, utc(2026, 12, 2, 18, 0), True, FLORIDA_MORNING, "renewal"),
     case("fr-four-in-thirty-days", PARIS_MOBILE, utc(2026, 12, 2, 10, 0), utc(2026, 12, 9, 10, 0),
          WEEKLY_IN_NOVEMBER, "renewal"),
