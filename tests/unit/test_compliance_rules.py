@@ -237,6 +237,13 @@ def test_address_abroad_adds_that_countrys_rule_and_zones() -> None:
     assert "Europe/Paris" in resolution.zones
 
 
+def test_canadian_number_with_a_florida_address_binds_both_countries_and_florida_zones() -> None:
+    resolution = resolve(TORONTO, "US-FL")
+
+    assert [a.rule_id for a in resolution.applied] == ["CA", "US", "US-FL"]
+    assert set(resolution.zones) == {"America/Toronto", "America/New_York", "America/Chicago"}
+
+
 def test_country_without_rule_gets_the_fallback_with_its_own_holidays() -> None:
     resolution = resolve(AMSTERDAM_MOBILE)
 
@@ -244,6 +251,9 @@ def test_country_without_rule_gets_the_fallback_with_its_own_holidays() -> None:
     decision = check(resolution, utc(2026, 4, 27, 9, 0))  # King's Day, a Monday
     assert not decision.allowed
     assert "NL" in (decision.reason or "")
+    (hours,) = [c for c in decision.checks if c.kind == "hours"]
+    assert hours.inputs["holiday_calendar"] == "NL"
+    assert hours.inputs["holiday"]
 
 
 @pytest.mark.parametrize(

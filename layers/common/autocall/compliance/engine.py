@@ -203,15 +203,16 @@ def resolve(e164: str, contact_address: str | None = None, rules: RulesFile | No
         derivation["address"] = contact_address
         if address_country not in countries:
             countries.append(address_country)
-            country_zones = _country_zones(address_country)
-            if not country_zones:
-                return _failed(e164, "no_time_zone_for_address", **derivation)
-            zones.extend(country_zones)
         if address_region and address_country in NANP_COUNTRIES:
             if address_region not in table.region_zones:
                 return _failed(e164, "unknown_region", **derivation)
             regions.append(address_region)
             zones.extend(table.region_zones[address_region])
+        elif address_country != country:  # abroad, region unknown: every zone of that country
+            country_zones = _country_zones(address_country)
+            if not country_zones:
+                return _failed(e164, "no_time_zone_for_address", **derivation)
+            zones.extend(country_zones)
 
     applied: list[AppliedRule] = []
     for each_country in countries:
@@ -265,6 +266,17 @@ def _holidays(calendar: str, subdivision: str | None, year: int) -> Mapping[date
 
 def knows_calendar(calendar: str) -> bool:
     return bool(_holidays(calendar, None, 2026))
+
+
+def holiday_calendar(rule: Rule, country: str) -> str | None:
+    """The calendar a rule bans holidays from, as an audit record names it (``US-LA``, ``DE-*``,
+    ``NL``), or None when the rule bans none."""
+    ban = rule.banned_holidays
+    if ban is None:
+        return None
+    calendar = country if ban.calendar == CALLEE_COUNTRY else ban.calendar
+    label = f"{calendar}-{ban.subdivision}" if ban.subdivision else calendar
+    return label if knows_calendar(calendar) else f"{label} (unknown to the holidays package: none banned)"
 
 
 def banned_holiday(rule: Rule, country: str, day: date) -> str | None:
@@ -487,6 +499,9 @@ def _evaluate(
                         "weekday": WEEKDAYS[local.weekday()],
                         "allowed": [i.label() for i in intervals],
                         "holiday": holiday,
+                        "holiday_calendar": holiday_calendar(window.rule, window.country)
+                        if window.rule
+                        else None,
                     },
                 )
             )
