@@ -46,9 +46,6 @@ class Interval(_Strict):
             raise ValueError(f"interval {self.start:%H:%M}-{self.end:%H:%M} ends before it starts")
         return self
 
-    def holds(self, wall_clock: time) -> bool:
-        return self.start <= wall_clock < self.end
-
     def label(self) -> str:
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
