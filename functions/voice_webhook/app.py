@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from autocall import twilio_signature
 from autocall.config import get_settings
 from autocall.domain import conversation, twiml
 from autocall.errors import AutocallError, ValidationFailed
 from autocall.http import error_response, json_response, undecodable_body, validation_error_response
+from autocall.integrations.twilio import signature as twilio_signature
 from autocall.observability import count, logger, metrics, tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -134,7 +134,7 @@ def amd(call_id: CallId) -> Response[str]:
     answered_by = _one_of(form, "AnsweredBy", ANSWERED_BY)
     voicemail = conversation.machine_answered(call_id, answered_by, form["CallSid"])
     if voicemail is not None:
-        from autocall.adapters.telephony import get_telephony
+        from autocall.integrations.twilio.client import get_telephony
 
         get_telephony().play_twiml(voicemail.call_sid, voicemail.twiml)  # the call's own SID, as stored
     return _xml(twiml.empty())

@@ -273,7 +273,7 @@ def test_dynamodb_requests_fit_in_the_voice_turn_budget() -> None:
 
 def test_a_rotated_twilio_token_is_used_once_the_secrets_cache_expires(aws: Any, monkeypatch: Any) -> None:
     from autocall import secrets
-    from autocall.adapters.telephony import get_telephony
+    from autocall.integrations.twilio.client import get_telephony
 
     first = get_telephony()
     client = boto3.client("secretsmanager")

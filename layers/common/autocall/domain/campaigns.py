@@ -30,7 +30,6 @@ from typing import Any
 from autocall.adapters import calls as calls_repo
 from autocall.adapters import campaigns as repo
 from autocall.adapters import contacts as contacts_repo
-from autocall.adapters import scheduler
 from autocall.adapters.suppression import suppressed_among
 from autocall.adapters.tables import CallRow, CampaignRow, ContactRow
 from autocall.clock import now
@@ -42,6 +41,7 @@ from autocall.domain.pacing import Opening, SlotGrid, dial_spacing
 from autocall.domain.phones import NumberNotDialable, check_dialable
 from autocall.domain.windows import CallingWindow, NoCallingWindow, open_stretch
 from autocall.errors import CampaignNotFound, Conflict, ValidationFailed
+from autocall.integrations import scheduler
 from autocall.models.enums import POSITIVE_OUTCOMES, CallStatus, Outcome
 from autocall.observability import count, logger
 

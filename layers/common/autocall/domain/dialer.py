@@ -13,7 +13,6 @@ from itertools import takewhile
 from typing import Any
 
 from autocall.adapters import calls as repo
-from autocall.adapters import scheduler
 from autocall.adapters.campaigns import get_campaign
 from autocall.adapters.contacts import get_contact
 from autocall.adapters.suppression import is_suppressed
@@ -27,6 +26,7 @@ from autocall.domain.numbers import claim_dial, release_dial
 from autocall.domain.pacing import acquire_dial_slot, release_dial_slot
 from autocall.domain.phones import NumberNotDialable, check_dialable
 from autocall.domain.windows import CallingWindow, NoCallingWindow, is_open, next_opening
+from autocall.integrations import scheduler
 from autocall.models.enums import CallStatus
 from autocall.observability import count, logger, mask_phone
 
@@ -59,7 +59,7 @@ class DialResult:
 
 
 def _telephony() -> Any:
-    from autocall.adapters.telephony import get_telephony
+    from autocall.integrations.twilio.client import get_telephony
 
     return get_telephony()
 
@@ -209,7 +209,7 @@ def _urls(call_id: str) -> dict[str, str]:
 
 
 def _place(call: CallRow, contact: ContactRow) -> DialResult:
-    from autocall.adapters.telephony import (
+    from autocall.integrations.twilio.client import (
         CallerIdNotVerified,
         InvalidNumber,
         RateLimited,
@@ -319,9 +319,9 @@ def _watch_at(call_id: str, at: datetime) -> None:
 
 
 def _check_live(call: CallRow, sid: str) -> DialResult:
-    from autocall.adapters.telephony import CallNotFound
     from autocall.domain.conversation import status_changed
     from autocall.domain.post_call_start import start_after_call
+    from autocall.integrations.twilio.client import CallNotFound
 
     try:
         info = _telephony().fetch_call(sid)

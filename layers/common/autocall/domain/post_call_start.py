@@ -14,6 +14,6 @@ def start_after_call(call_id: str) -> bool:
     call = repo.get_call(call_id)
     if call is None:
         return False
-    from autocall.adapters.workflows import start_post_call
+    from autocall.integrations.workflows import start_post_call
 
     return start_post_call(call_id, int(call.attempts or 1))

@@ -15,9 +15,6 @@ from typing import Any
 
 from autocall.adapters import calls as calls_repo
 from autocall.adapters import crm as crm_repo
-from autocall.adapters import scheduler
-from autocall.adapters.mail import Attachment, send_email
-from autocall.adapters.notify import publish
 from autocall.adapters.suppression import is_suppressed
 from autocall.adapters.tables import CallRow
 from autocall.clock import now
@@ -40,6 +37,9 @@ from autocall.domain.post_call.timing import (
     spoken_time,
 )
 from autocall.errors import ContactSuppressed
+from autocall.integrations import scheduler
+from autocall.integrations.mail import Attachment, send_email
+from autocall.integrations.notify import publish
 from autocall.models.enums import CallPurpose, CallStatus, Outcome
 from autocall.observability import logger
 
@@ -138,7 +138,7 @@ def _send_sms(ctx: PostCall, body: str) -> str | None:
     if is_suppressed(ctx.contact.phone):
         return None
     try:
-        from autocall.adapters.telephony import get_telephony
+        from autocall.integrations.twilio.client import get_telephony
     except ImportError:  # a deployment without the Twilio adapter
         return None
     return get_telephony().send_sms(ctx.contact.phone, get_settings().required("caller_id"), body)
