@@ -17,6 +17,7 @@ from html import escape
 from typing import Any
 
 from autocall.domain.campaigns import CallPrices
+from autocall.domain.prompts import listened
 from autocall.models.enums import POSITIVE_OUTCOMES, CallPurpose
 
 from bench.prices import TWILIO_AMD, TWILIO_OUTBOUND_MINUTE, TWILIO_SPEECH_15S
@@ -93,7 +94,7 @@ def call_cost(view: Mapping[str, Any], prices: CallPrices = PRICES) -> Cost:
     )
     speech = 0.0
     if answered(view):
-        gathers = sum("<Gather" in (t.get("twiml") or "") for t in view.get("turns") or [])
+        gathers = sum(listened(t) for t in view.get("turns") or [])
         talk = int(view.get("duration_seconds") or 0)
         speech = max(math.ceil(talk / 15), gathers) * prices.speech_per_15_seconds
     amd = prices.amd_per_call if view.get("answered_by") else 0.0

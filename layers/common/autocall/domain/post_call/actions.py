@@ -40,6 +40,7 @@ from autocall.errors import ContactSuppressed
 from autocall.integrations import scheduler
 from autocall.integrations.mail import Attachment, send_email
 from autocall.integrations.notify import publish
+from autocall.integrations.twilio.client import get_telephony
 from autocall.models.enums import CallPurpose, CallStatus, Outcome
 from autocall.observability import logger
 
@@ -136,10 +137,6 @@ def effect_once(
 def _send_sms(ctx: PostCall, body: str) -> str | None:
     """Text the callee through the telephony adapter; None when texting is not possible."""
     if is_suppressed(ctx.contact.phone):
-        return None
-    try:
-        from autocall.integrations.twilio.client import get_telephony
-    except ImportError:  # a deployment without the Twilio adapter
         return None
     return get_telephony().send_sms(ctx.contact.phone, get_settings().required("caller_id"), body)
 

@@ -1,25 +1,23 @@
-"""TwiML the caller hears. Text from the LLM or the callee only ever becomes the text content of a
-<Say>: it is cleaned of characters XML cannot carry and escaped (by ElementTree, or by ``_text`` and
-``_attribute`` on the two documents of every turn), so it can never add a verb or break the document."""
+"""TwiML: the one place our prompt steps (``domain.prompts``) become what Twilio plays.
+
+Every ``<Say>`` gets the configured voice and the step's language. Text only ever becomes the text
+content of a ``<Say>``: it is cleaned of characters XML cannot carry and escaped as ElementTree
+escapes it, so it can never add a verb or break the document. The documents are written as strings,
+the same bytes the twilio library writes (it builds an ElementTree and serializes it, ~0.1 ms a
+turn), attributes in the library's (sorted) order."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from urllib.parse import quote, urlsplit
 
-from twilio.twiml.voice_response import VoiceResponse
+from autocall.domain.prompts import HangUp, Listen, Pause, Say, Step, Transfer
 
 VOICE = "Polly.Joanna-Neural"
-LANGUAGE = "en-US"
-MAX_SAY_CHARS = 1200
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
-
-def speakable(text: str) -> str:
-    """Plain, XML-safe, bounded text for <Say>."""
-    cleaned = _NOT_XML.sub("", text or "").strip()
-    cleaned = re.sub(r"\s+", " ", cleaned)
-    return cleaned[:MAX_SAY_CHARS]
+TurnUrl = Callable[[int], str]  # the absolute URL of the turn webhook for a turn number
 
 
 def webhook_url(base_url: str, route: str, *parts: str | int) -> str:
@@ -32,14 +30,77 @@ def webhook_url(base_url: str, route: str, *parts: str | int) -> str:
     return "/".join([base_url.rstrip("/") + route, *(quote(str(part), safe="") for part in parts)])
 
 
-# The documents of every turn are written as strings: the twilio library builds an ElementTree and
-# serializes it (~0.1 ms a turn). The same bytes as the library writes.
-_HEAD = '<?xml version="1.0" encoding="UTF-8"?><Response>'
-_SAY = f'<Say language="{LANGUAGE}" voice="{VOICE}"'
+def turn_urls(base_url: str, call_id: str) -> TurnUrl:
+    """The turn webhook URLs of ``call_id`` under ``base_url``."""
+    return lambda number: webhook_url(base_url, "/twilio/turn", call_id, number)
+
+
+_HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
+
+
+def render(prompt: Sequence[Step], turn_url: TurnUrl | None = None) -> str:
+    """The TwiML document of ``prompt``; ``turn_url`` gives the action of a ``Listen``."""
+    if not prompt:
+        return f"{_HEAD}<Response />"
+    return f"{_HEAD}<Response>{''.join(_verb(step, turn_url) for step in prompt)}</Response>"
+
+
+def empty() -> str:
+    """An answer that asks Twilio to do nothing (status and AMD callbacks)."""
+    return render(())
+
+
+def _verb(step: Step, turn_url: TurnUrl | None) -> str:
+    if isinstance(step, Say):
+        return _say(step)
+    if isinstance(step, Listen):
+        if turn_url is None:
+            raise ValueError("a Listen needs the turn webhook's URL")
+        return _gather(step, turn_url(step.next_turn))
+    if isinstance(step, HangUp):
+        return "<Hangup />"
+    if isinstance(step, Transfer):
+        attributes = _attributes(callerId=step.caller_id, timeout=str(int(step.ring_timeout_s)))
+        return f"<Dial{attributes}>{_text(step.number)}</Dial>"
+    if isinstance(step, Pause):
+        return f"<Pause{_attributes(length=str(int(step.seconds)))} />"
+    raise TypeError(f"no TwiML for {step!r}")
+
+
+def _say(step: Say) -> str:
+    attributes = _attributes(language=step.language, voice=step.voice or VOICE)
+    text = _text(step.text)
+    return f"<Say{attributes}>{text}</Say>" if text else f"<Say{attributes} />"
+
+
+def _gather(step: Listen, action_url: str) -> str:
+    """The redirect is only reached if Twilio cannot post the gather result: never a silent line;
+    ``actionOnEmptyResult`` makes silence post back too."""
+    attributes = _attributes(
+        action=action_url,
+        actionOnEmptyResult="true",
+        bargeIn="true",
+        hints=",".join(step.hints),
+        input="speech",
+        language=step.prompt.language,
+        method="POST",
+        speechTimeout="auto",
+        timeout=str(int(step.timeout_s)),
+    )
+    return (
+        f"<Gather{attributes}>{_say(step.prompt)}</Gather>"
+        f'<Redirect method="POST">{_text(action_url)}</Redirect>'
+    )
+
+
+def _attributes(**values: str) -> str:
+    """Sorted as the twilio library sorts them; an empty value is left out."""
+    return "".join(f' {name}="{_attribute(value)}"' for name, value in sorted(values.items()) if value)
 
 
 def _text(value: str) -> str:
-    """Escaped as ElementTree escapes text content."""
+    """Cleaned of what XML cannot carry, escaped as ElementTree escapes text content."""
+    value = _NOT_XML.sub("", value)
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -47,46 +108,3 @@ def _attribute(value: str) -> str:
     """Escaped as ElementTree escapes an attribute value."""
     value = _text(value).replace('"', "&quot;")
     return value.replace("\r", "&#13;").replace("\n", "&#10;").replace("\t", "&#09;")
-
-
-def _say(spoken: str) -> str:
-    return f"{_SAY}>{_text(spoken)}</Say>" if spoken else f"{_SAY} />"
-
-
-def say_and_gather(text: str, action_url: str, timeout_s: int = 6) -> str:
-    """Say ``text`` (interruptible) and listen for speech; silence posts back too.
-
-    The redirect is only reached if Twilio cannot post the gather result: never a silent line."""
-    return (
-        f'{_HEAD}<Gather action="{_attribute(action_url)}" actionOnEmptyResult="true" bargeIn="true" '
-        f'input="speech" language="{LANGUAGE}" method="POST" speechTimeout="auto" timeout="{int(timeout_s)}">'
-        f"{_say(speakable(text))}</Gather>"
-        f'<Redirect method="POST">{_text(action_url)}</Redirect></Response>'
-    )
-
-
-def say_and_hangup(text: str) -> str:
-    spoken = speakable(text)  # an empty <Say> is an error to Twilio (13520), not silence
-    return f"{_HEAD}{_say(spoken) if spoken else ''}<Hangup /></Response>"
-
-
-def say_and_transfer(text: str, number: str, caller_id: str) -> str:
-    response = VoiceResponse()
-    response.say(speakable(text), voice=VOICE, language=LANGUAGE)
-    response.dial(number, caller_id=caller_id, timeout=25)
-    response.say(speakable("Sorry, nobody could take the call right now. We'll call you back. Goodbye."))
-    response.hangup()
-    return str(response)
-
-
-def voicemail(text: str) -> str:
-    """For a machine: the message after the beep, then hang up."""
-    response = VoiceResponse()
-    response.pause(length=1)
-    response.say(speakable(text), voice=VOICE, language=LANGUAGE)
-    response.hangup()
-    return str(response)
-
-
-def empty() -> str:
-    return str(VoiceResponse())
