@@ -155,7 +155,7 @@ def test_the_watchdog_closes_a_call_whose_last_callback_was_lost_and_starts_the_
     aws: Any, monkeypatch: Any
 ) -> None:
     import autocall.domain.dialer as dialer
-    from autocall.adapters import telephony as telephony_adapter
+    from autocall.integrations.twilio import client as telephony_adapter
 
     call_id = new_call(aws, at=NOW + timedelta(minutes=5))
     CLOCK.freeze(NOW + timedelta(minutes=5))
