@@ -17,8 +17,8 @@ from html import escape
 from typing import Any
 
 from autocall.domain.campaigns import CallPrices
-from autocall.domain.prompts import listened
 from autocall.models.enums import POSITIVE_OUTCOMES, CallPurpose
+from autocall.models.prompts import listened
 
 from bench.prices import TWILIO_AMD, TWILIO_OUTBOUND_MINUTE, TWILIO_SPEECH_15S
 

@@ -120,9 +120,7 @@ def turn(call_id: CallId, turn: Annotated[int, Path(ge=1, le=1000)]) -> Response
         # No dead air: whatever failed, the caller hears a line and the same turn is asked again.
         logger.exception("turn failed")
         count("TurnFailures")  # alarmed: the failure may be DynamoDB itself, so it cannot go on the call
-        return _xml(
-            twiml.render(prompts.listen("Sorry, I missed that. Could you say it again?", turn), turn_urls)
-        )
+        return _xml(twiml.render(prompts.listen(MISSED_IT, turn), turn_urls))
     return _xml(twiml.render(reply.prompt, turn_urls))
 
 

@@ -18,10 +18,10 @@ from xml.etree import ElementTree
 
 from autocall.adapters import calls as repo
 from autocall.adapters.tables import CallRow
-from autocall.domain import prompts
 from autocall.domain.calls import place_request, prepare_call
 from autocall.domain.contacts import create_contact
 from autocall.integrations.twilio import twiml
+from autocall.models import prompts
 from pynamodb.models import Model
 from twilio.request_validator import RequestValidator
 

@@ -9,6 +9,7 @@ from xml.etree import ElementTree
 
 from autocall.domain import prompts
 from autocall.integrations.twilio import twiml
+from autocall.models import prompts as steps
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -48,11 +49,11 @@ def shape(element: ElementTree.Element) -> list[tuple[str, list[str]]]:
 
 def said(element: ElementTree.Element) -> str:
     assert len(element) == 0, "a <Say> holds text only"
-    assert (element.get("voice"), element.get("language")) == (twiml.VOICE, prompts.LANGUAGE)
+    assert (element.get("voice"), element.get("language")) == (twiml.VOICE, steps.LANGUAGE)
     return element.text or ""
 
 
-def render(prompt: prompts.Prompt) -> str:
+def render(prompt: steps.Prompt) -> str:
     return twiml.render(prompt, twiml.turn_urls(BASE, "c-1"))
 
 
@@ -106,5 +107,5 @@ def test_a_stored_prompt_renders_the_same_document(text: str, number: int) -> No
         prompts.say_and_transfer(text, "+14155550100", "+15005550006"),
         prompts.voicemail(text),
     ):
-        stored = json.loads(json.dumps(prompts.to_data(prompt)))  # as DynamoDB gives it back
-        assert render(prompts.from_data(stored)) == render(prompt)
+        stored = json.loads(json.dumps(steps.to_data(prompt)))  # as DynamoDB gives it back
+        assert render(steps.from_data(stored)) == render(prompt)

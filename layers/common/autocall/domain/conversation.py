@@ -23,6 +23,7 @@ from autocall.domain import consent, prompts
 from autocall.domain.brain.base import AgentAction, CallContext, Decision, Speaker, TurnAnalysis, Utterance
 from autocall.domain.contacts import callee_time_zone
 from autocall.models.enums import AgentActionKind, CallPurpose, CallStatus, Outcome
+from autocall.models.prompts import Prompt, from_data, to_data
 from autocall.observability import count, logger
 
 MAX_SILENCES = 2
@@ -35,7 +36,7 @@ BRIDGE_LINE = "Sorry, one moment."
 class Reply:
     """What the webhook answers: the prompt (always) and whether it changed anything."""
 
-    prompt: prompts.Prompt
+    prompt: Prompt
     replayed: bool = False
 
 
@@ -90,7 +91,7 @@ def _turn_record(
     reply: str,
     analysis: TurnAnalysis | None,
     brain: str,
-    prompt: prompts.Prompt,
+    prompt: Prompt,
 ) -> dict[str, Any]:
     return {
         "turn": number,
@@ -104,13 +105,13 @@ def _turn_record(
         "objective_progress": analysis.objective_progress if analysis else None,
         "brain": brain,
         "at": repo.iso(now()),
-        "prompt": prompts.to_data(prompt),
+        "prompt": to_data(prompt),
     }
 
 
-def _stored(turn: dict[str, Any]) -> prompts.Prompt:
+def _stored(turn: dict[str, Any]) -> Prompt:
     """The prompt a turn was answered with, as it was stored."""
-    return prompts.from_data(turn["prompt"])
+    return from_data(turn["prompt"])
 
 
 # The callee of each call this process has served, read once per call: the turns of a
@@ -382,7 +383,7 @@ class Voicemail:
     """What to play into the call's own Twilio call (the SID stored for its current attempt)."""
 
     call_sid: str
-    prompt: prompts.Prompt
+    prompt: Prompt
 
 
 _KEEPS_ITS_OUTCOME = frozenset({None, Outcome.NO_CONVERSATION.value})
@@ -404,7 +405,7 @@ def machine_answered(call_id: str, answered_by: str, call_sid: str) -> Voicemail
             _ignore(call_id, AMD, "call_ended")
             return None
         actions: list[Any] = [CallRow.answered_by.set(answered_by)]
-        document: prompts.Prompt | None = None
+        document: Prompt | None = None
         machine = answered_by.startswith("machine") or answered_by == "fax"
         if machine and call.outcome in _KEEPS_ITS_OUTCOME:
             message = _brain_voicemail(build_context(call, contact))

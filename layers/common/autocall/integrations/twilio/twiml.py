@@ -1,4 +1,4 @@
-"""TwiML: the one place our prompt steps (``domain.prompts``) become what Twilio plays.
+"""TwiML: the one place our prompt steps (``models.prompts``) become what Twilio plays.
 
 Every ``<Say>`` gets the configured voice and the step's language. Text only ever becomes the text
 content of a ``<Say>``: it is cleaned of characters XML cannot carry and escaped as ElementTree
@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from urllib.parse import quote, urlsplit
 
-from autocall.domain.prompts import HangUp, Listen, Pause, Say, Step, Transfer
+from autocall.models.prompts import HangUp, Listen, Pause, Say, Step, Transfer
 
 VOICE = "Polly.Joanna-Neural"
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
