@@ -133,8 +133,8 @@ def raw_schedule_rate(stack: Any, count: int, workers: int) -> float:
 
 
 def _raw_schedule_rate(count: int, workers: int) -> float:
-    from autocall.adapters import scheduler
     from autocall.config import get_settings
+    from autocall.integrations import scheduler
 
     settings, client, group = get_settings(), scheduler._scheduler(), "bench-raw"
     client.create_schedule_group(Name=group)

@@ -152,7 +152,7 @@ def webhook_event(
     ``route`` is the template's resource path (``/twilio/turn/{call_id}/{turn}``), ``params`` its
     path parameters; ``path`` lacks the stage, ``requestContext.path`` has it, and the signed URL is
     ``https://{domainName}{requestContext.path}``."""
-    from autocall.twilio_signature import compute
+    from autocall.integrations.twilio.signature import compute
 
     path = route.format(**params)
     staged = f"/{STAGE}{path}"

@@ -47,9 +47,9 @@ def local_secrets() -> dict[str, Any]:
 def apply_environment(env: dict[str, str]) -> None:
     """Set the process environment and make every cached client and setting re-read it."""
     os.environ.update(env)
-    from autocall.adapters import clients, scheduler
     from autocall.adapters.tables import bind_tables
     from autocall.config import reset_settings
+    from autocall.integrations import clients, scheduler
     from autocall.secrets import reset_secrets
 
     reset_settings()
@@ -64,7 +64,7 @@ def apply_environment(env: dict[str, str]) -> None:
 def _optional_resets() -> list[Any]:
     resets = []
     try:
-        from autocall.adapters.telephony import reset_telephony
+        from autocall.integrations.twilio.client import reset_telephony
 
         resets.append(reset_telephony)
     except ImportError:

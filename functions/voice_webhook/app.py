@@ -7,11 +7,14 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from autocall import twilio_signature
 from autocall.config import get_settings
-from autocall.domain import conversation, twiml
+from autocall.domain import call_end, conversation, prompts
 from autocall.errors import AutocallError, ValidationFailed
 from autocall.http import error_response, json_response, undecodable_body, validation_error_response
+from autocall.integrations.twilio import signature as twilio_signature
+from autocall.integrations.twilio import status as twilio_status
+from autocall.integrations.twilio import twiml
+from autocall.integrations.twilio.client import get_telephony
 from autocall.observability import count, logger, metrics, tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -24,8 +27,7 @@ app = APIGatewayRestResolver(
     enable_validation=True, strip_prefixes=[f"/{_BASE_PATH}"] if _BASE_PATH else None
 )
 MAX_FORM_BYTES = 64 * 1024
-ANSWERED_BY = frozenset({"human", "machine_start", "machine_end_beep", "machine_end_silence",
-                         "machine_end_other", "fax", "unknown"})  # fmt: skip
+MISSED_IT = "Sorry, I missed that. Could you say it again?"
 
 
 @app.exception_handler(AutocallError)
@@ -102,7 +104,8 @@ def _base() -> str:
 def answer(call_id: CallId) -> Response[str]:
     logger.append_keys(call_id=call_id)
     form = _form("CallSid")
-    return _xml(conversation.answer(call_id, _base(), form["CallSid"]).twiml)
+    reply = conversation.answer(call_id, form["CallSid"])
+    return _xml(twiml.render(reply.prompt, twiml.turn_urls(_base(), call_id)))
 
 
 @app.post("/twilio/turn/<call_id>/<turn>")
@@ -110,33 +113,25 @@ def turn(call_id: CallId, turn: Annotated[int, Path(ge=1, le=1000)]) -> Response
     logger.append_keys(call_id=call_id)
     form = _form("CallSid")
     confidence = _float(form.get("Confidence"))
-    base = _base()
+    turn_urls = twiml.turn_urls(_base(), call_id)
     try:
-        reply = conversation.take_turn(
-            call_id, turn, form.get("SpeechResult"), confidence, base, form["CallSid"]
-        )
+        reply = conversation.take_turn(call_id, turn, form.get("SpeechResult"), confidence, form["CallSid"])
     except Exception:
         # No dead air: whatever failed, the caller hears a line and the same turn is asked again.
         logger.exception("turn failed")
         count("TurnFailures")  # alarmed: the failure may be DynamoDB itself, so it cannot go on the call
-        document = twiml.say_and_gather(
-            "Sorry, I missed that. Could you say it again?",
-            twiml.webhook_url(base, "/twilio/turn", call_id, turn),
-        )
-        return _xml(document)
-    return _xml(reply.twiml)
+        return _xml(twiml.render(prompts.listen(MISSED_IT, turn), turn_urls))
+    return _xml(twiml.render(reply.prompt, turn_urls))
 
 
 @app.post("/twilio/amd/<call_id>")
 def amd(call_id: CallId) -> Response[str]:
     logger.append_keys(call_id=call_id)
     form = _form("CallSid", "AnsweredBy")
-    answered_by = _one_of(form, "AnsweredBy", ANSWERED_BY)
+    answered_by = _one_of(form, "AnsweredBy", twilio_status.ANSWERED_BY)
     voicemail = conversation.machine_answered(call_id, answered_by, form["CallSid"])
-    if voicemail is not None:
-        from autocall.adapters.telephony import get_telephony
-
-        get_telephony().play_twiml(voicemail.call_sid, voicemail.twiml)  # the call's own SID, as stored
+    if voicemail is not None:  # played into the call's own SID, as stored
+        get_telephony().play_twiml(voicemail.call_sid, twiml.render(voicemail.prompt))
     return _xml(twiml.empty())
 
 
@@ -147,17 +142,10 @@ def status(call_id: CallId) -> Response[str]:
     duration = form.get("CallDuration")
     if duration and not duration.isdigit():
         raise ValidationFailed("CallDuration must be a whole number of seconds", "CallDuration")
-    ended = conversation.status_changed(
-        call_id,
-        _one_of(form, "CallStatus", conversation.TWILIO_STATUS),
-        int(duration) if duration else None,
-        form.get("AnsweredBy"),
-        form["CallSid"],
+    status = twilio_status.CALL_STATUS[_one_of(form, "CallStatus", twilio_status.CALL_STATUS)]
+    call_end.status_reported(
+        call_id, status, form["CallSid"], int(duration) if duration else None, form.get("AnsweredBy")
     )
-    if ended is not None:
-        from autocall.domain.post_call_start import start_after_call
-
-        start_after_call(call_id)
     return _xml(twiml.empty())
 
 

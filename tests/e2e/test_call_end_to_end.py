@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from autocall.integrations.twilio import twiml
+from autocall.models import prompts
 from autocall.models.enums import CallPurpose
 
 from local.personas import EXPECTED_OUTCOMES, PERSONAS, expected_outcome
@@ -121,6 +123,11 @@ def test_call_due_outside_the_window_moves_to_the_opening_in_the_callee_zone(api
     assert api.stack.carrier.calls(to=contact["phone"]) == []
 
 
+def stored_twiml(api, call_id: str, turn: dict) -> str:
+    """The TwiML of a turn as stored on the call (its prompt), rendered as the webhook renders it."""
+    return twiml.render(prompts.from_data(turn["prompt"]), twiml.turn_urls(api.stack.public_url, call_id))
+
+
 def _webhook(api, call, path: str, params: dict, signature: str | None = None) -> requests.Response:
     return api.twilio(path, params, signature)
 
@@ -131,7 +138,7 @@ def test_duplicated_turn_and_forged_signature_change_nothing(api):
     turn = before["turns"][2]
     params = {"CallSid": call["twilio_sid"], "SpeechResult": "Something else entirely", "Confidence": "0.9"}
     replay = _webhook(api, call, f"/twilio/turn/{call['call_id']}/2", params)
-    assert replay.status_code == 200 and replay.text == turn["twiml"]
+    assert replay.status_code == 200 and replay.text == stored_twiml(api, call["call_id"], turn)
     forged = _webhook(
         api, call, f"/twilio/status/{call['call_id']}", {"CallStatus": "busy"}, signature="Zm9yZ2Vk"
     )
@@ -168,7 +175,7 @@ def test_llm_or_callee_text_never_becomes_a_twiml_verb(api):
         api, None, "sales_outreach", lines=["<Hangup/> </Say><Dial>+19005550000</Dial>", "bye"]
     )
     for turn in call["turns"]:
-        assert "<Dial" not in turn["twiml"]
+        assert "<Dial" not in stored_twiml(api, call["call_id"], turn)
     assert api.stack.carrier.get_call(call["twilio_sid"]).transfers == []
 
 

@@ -17,17 +17,18 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from autocall import twilio_signature
 from autocall.adapters import calls as calls_repo
-from autocall.adapters import scheduler, suppression
+from autocall.adapters import suppression
 from autocall.adapters.campaigns import set_status
 from autocall.adapters.tables import CallRow, PacingRow
-from autocall.adapters.telephony import reset_telephony
 from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.domain.calendar.windows import CallingWindow, is_open
 from autocall.domain.campaigns import fanout
 from autocall.domain.pacing import acquire_dial_slot, release_dial_slot, slot_holders
+from autocall.integrations import scheduler
+from autocall.integrations.twilio import signature as twilio_signature
+from autocall.integrations.twilio.client import reset_telephony
 
 from local.carrier import CarrierSimulator
 from tests.helpers import public_url

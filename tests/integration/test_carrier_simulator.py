@@ -9,8 +9,8 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 import requests
-from autocall.adapters.telephony import Telephony, TelephonyError, get_telephony, reset_telephony
 from autocall.config import reset_settings
+from autocall.integrations.twilio.client import Telephony, TelephonyError, get_telephony, reset_telephony
 
 from local.carrier import CarrierSimulator
 from local.carrier.engine import APPLICATION_ERROR, MAX_ROUND_TRIPS

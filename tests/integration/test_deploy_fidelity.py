@@ -155,7 +155,7 @@ def test_the_watchdog_closes_a_call_whose_last_callback_was_lost_and_starts_the_
     aws: Any, monkeypatch: Any
 ) -> None:
     import autocall.domain.dialer as dialer
-    from autocall.adapters import telephony as telephony_adapter
+    from autocall.integrations.twilio import client as telephony_adapter
 
     call_id = new_call(aws, at=NOW + timedelta(minutes=5))
     CLOCK.freeze(NOW + timedelta(minutes=5))
@@ -273,7 +273,7 @@ def test_dynamodb_requests_fit_in_the_voice_turn_budget() -> None:
 
 def test_a_rotated_twilio_token_is_used_once_the_secrets_cache_expires(aws: Any, monkeypatch: Any) -> None:
     from autocall import secrets
-    from autocall.adapters.telephony import get_telephony
+    from autocall.integrations.twilio.client import get_telephony
 
     first = get_telephony()
     client = boto3.client("secretsmanager")

@@ -20,16 +20,17 @@ from typing import Any
 import boto3
 import pytest
 from autocall.adapters import calls as calls_repo
-from autocall.adapters import clients, crm
+from autocall.adapters import crm
 from autocall.adapters.contacts import get_contact
 from autocall.adapters.suppression import is_suppressed
 from autocall.adapters.tables import CallRow
-from autocall.adapters.telephony import reset_telephony
-from autocall.adapters.workflows import execution_name, start_post_call
 from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.domain.contacts import create_contact
 from autocall.domain.post_call import actions
+from autocall.integrations import clients
+from autocall.integrations.twilio.client import reset_telephony
+from autocall.integrations.workflows import execution_name, start_post_call
 from autocall.secrets import reset_secrets
 from icalendar import Calendar
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from autocall.adapters.telephony import reset_telephony
 from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.domain.brain.factory import reset_brain
+from autocall.integrations.twilio.client import reset_telephony
 
 from local.carrier import CarrierSimulator
 from local.gateway import Gateway

@@ -20,6 +20,8 @@ from autocall.adapters import calls as repo
 from autocall.adapters.tables import CallRow
 from autocall.domain.calls import place_request, prepare_call
 from autocall.domain.contacts import create_contact
+from autocall.integrations.twilio import twiml
+from autocall.models import prompts
 from pynamodb.models import Model
 from twilio.request_validator import RequestValidator
 
@@ -102,6 +104,11 @@ class Twilio:
     base_url: str
     secrets: dict[str, Any]
     sent: int = 0
+
+    def stored_twiml(self, call_id: str, turn: dict[str, Any]) -> str:
+        """The TwiML of a turn as stored on the call (its prompt), rendered as the webhook renders it."""
+        urls = twiml.turn_urls(f"{self.base_url}/{self.gateway.stage}", call_id)
+        return twiml.render(prompts.from_data(turn["prompt"]), urls)
 
     def sign(self, path: str, params: dict[str, str]) -> str:
         """Over the public URL, stage included, as Twilio signs it."""

@@ -229,8 +229,8 @@ BREAKS = {
 def test_line_breaks_in_form_fields_never_reach_an_email_header(aws: Aws) -> None:
     """A form's product interest names the demo in the invite's Subject; its name heads the team's
     notification. Line breaks in either stay out of every header, and the e-mails still go."""
-    from autocall.adapters import clients
     from autocall.clock import CLOCK
+    from autocall.integrations import clients
 
     from tests.integration import test_post_call_chain as chain
 

@@ -64,7 +64,7 @@ def test_dialer_dying_after_twilio_create_reconciles_instead_of_redialing(
 def test_throttled_sid_save_is_retried_a_bounded_number_of_times_then_reconciled(
     line: Line, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from autocall.adapters.telephony import Telephony
+    from autocall.integrations.twilio.client import Telephony
 
     call_id, phone = ready(line)
     with throttled(CallRow, "UpdateItem", times=0) as throttle:

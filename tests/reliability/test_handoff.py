@@ -28,6 +28,7 @@ from tests.reliability.support import (
     new_contact,
     row,
     spoken,
+    twiml_tree,
     twiml_verbs,
 )
 
@@ -148,3 +149,24 @@ def test_a_receptionist_offering_to_take_a_message_gets_who_why_and_how_to_call_
     call = row(call_id)
     assert call.outcome == "callback_requested" and call.memory["brain"]["message_left"] in said
     COUNTS[MESSAGE] += 1
+
+
+def test_a_callee_asking_for_a_person_is_transferred_with_every_line_in_the_agent_voice(
+    twilio: Twilio, monkeypatch: pytest.MonkeyPatch, request: Any
+) -> None:
+    """With a transfer number: the agent says it connects them, dials the number, and if nobody takes
+    the call says so. Both lines in the agent's configured voice (the second one used to fall back
+    to Twilio's default voice)."""
+    monkeypatch.setenv("TRANSFER_NUMBER", "+14155550100")
+    reset_settings()
+    request.addfinalizer(reset_settings)  # the settings are read again without it
+    call_id = live_call(new_contact("Dana Whitfield"), sid="CAtransfer")
+    lines = [line.format(name="Dana") for line in PERSONAS["asks_for_a_person"].lines]
+    heard = twilio.converse(call_id, lines, sid="CAtransfer")
+    document = heard[-1]
+    assert twiml_verbs(document) == ["Say", "Dial", "Say", "Hangup"], document
+    says = list(twiml_tree(document).iter("Say"))
+    assert {(say.get("voice"), say.get("language")) for say in says} == {("Polly.Joanna-Neural", "en-US")}
+    assert "nobody could take the call" in spoken(document)
+    assert twiml_tree(document).find("Dial").text == "+14155550100"  # type: ignore[union-attr]
+    assert row(call_id).outcome == "transferred"

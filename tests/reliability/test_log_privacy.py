@@ -8,15 +8,15 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from autocall.adapters.telephony import (
+from autocall.clock import now
+from autocall.config import reset_settings
+from autocall.integrations.twilio.client import (
     InvalidNumber,
     Telephony,
     TelephonyUnavailable,
     get_telephony,
     reset_telephony,
 )
-from autocall.clock import now
-from autocall.config import reset_settings
 
 from local.carrier import CarrierSimulator
 from tests.reliability.support import COUNTS

@@ -149,7 +149,7 @@ def test_same_turn_delivered_by_two_threads_at_once_is_recorded_once(twilio: Twi
             thread.join()
         call = row(call_id)
         assert len(call.turns) == 2, call.turns
-        divergent += answers[0] != answers[1] or call.turns[1]["twiml"] != answers[0]
+        divergent += answers[0] != answers[1] or twilio.stored_twiml(call_id, call.turns[1]) != answers[0]
     assert divergent == 0
     COUNTS["same turn delivered by two threads at once (0 divergent)"] += races
 
@@ -171,7 +171,7 @@ def test_two_llm_turn_deliveries_racing_give_the_caller_one_answer(twilio: Twili
         thread.join()
     assert len(llm.requests) == 2 and answers[0] == answers[1]
     call = row(call_id)
-    assert len(call.turns) == 2 and call.turns[1]["twiml"] == answers[0]
+    assert len(call.turns) == 2 and twilio.stored_twiml(call_id, call.turns[1]) == answers[0]
 
 
 def test_metrics_of_concurrent_invocations_in_one_process_never_fail_a_handler() -> None:

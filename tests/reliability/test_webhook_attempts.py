@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from autocall.adapters import calls as repo
 from autocall.adapters.tables import CallRow
-from autocall.adapters.telephony import Telephony
 from autocall.clock import CLOCK
 from autocall.domain import dialer
 from autocall.domain.pacing import slot_holders
+from autocall.integrations.twilio.client import Telephony
 from autocall.models.enums import CallStatus
 
 from local.personas import PERSONAS

@@ -13,13 +13,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from autocall import twilio_signature
-from autocall.adapters.telephony import reset_telephony
 from autocall.clock import CLOCK
 from autocall.config import get_settings, reset_settings
 from autocall.domain import conversation
 from autocall.domain.brain.engine import PlaybookBrain
 from autocall.domain.brain.factory import reset_brain
+from autocall.integrations.twilio import signature as twilio_signature
+from autocall.integrations.twilio.client import reset_telephony
 from autocall.observability import metrics
 
 from local.carrier import CarrierSimulator

@@ -10,7 +10,8 @@ import pytest
 
 from local.report import CallEntry, ReportMeta, call_cost, funnel, render_report, sparkline
 
-GATHER = '<Response><Gather input="speech"/></Response>'
+LISTEN = [{"step": "listen", "prompt": {"step": "say", "text": "Hi.", "language": "en-US"}, "next_turn": 1}]
+HANG_UP = [{"step": "hang_up"}]
 
 
 def view(**fields: Any) -> dict[str, Any]:
@@ -27,9 +28,9 @@ def view(**fields: Any) -> dict[str, Any]:
         "duration_seconds": 61,
         "attempt_history": [{"attempt": 1, "twilio_sid": "CA1", "duration_s": 61, "result": "completed"}],
         "turns": [
-            {"utterance": None, "reply": "Hi, this is Alex.", "twiml": GATHER},
-            {"utterance": "Yes.", "reply": "Great.", "sentiment_score": 0.4, "twiml": GATHER},
-            {"utterance": "Bye.", "reply": "Goodbye!", "sentiment_score": -0.2, "twiml": "<Hangup/>"},
+            {"utterance": None, "reply": "Hi, this is Alex.", "prompt": LISTEN},
+            {"utterance": "Yes.", "reply": "Great.", "sentiment_score": 0.4, "prompt": LISTEN},
+            {"utterance": "Bye.", "reply": "Goodbye!", "sentiment_score": -0.2, "prompt": HANG_UP},
         ],
         "actions_taken": ["crm_updated"],
         "reasons": [],

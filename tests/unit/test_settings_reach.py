@@ -551,10 +551,14 @@ def test_the_analysis_follows_every_read(analysis: Analysis) -> None:
 def test_the_analysis_sees_the_known_reads(analysis: Analysis) -> None:
     """Guards the analysis itself: reads that must be found, through lazy imports and holders."""
     reached = analysis.reached
-    # a lazy import inside the voice handler (post_call_start), and ``settings.x`` after a holder
-    assert "autocall.domain.post_call_start:start_after_call" in reached["VoiceWebhookFunction"].get(
-        "POST_CALL_STATE_MACHINE_ARN", set()
-    )
+    # through lazy imports (the conversation's brain, then the LLM brain's module)
+    assert "autocall.domain.brain.llm:LlmBrain._llm_turn" in reached["VoiceWebhookFunction"]["OPENAI_MODEL"]
+    # the one call-end entry, reached from the voice handler and the watchdog, and ``settings.x``
+    # after a holder
+    for function in ("VoiceWebhookFunction", "SchedulerFunction"):
+        assert "autocall.domain.call_end:_start_post_call" in reached[function].get(
+            "POST_CALL_STATE_MACHINE_ARN", set()
+        )
     assert "autocall.domain.pacing:acquire_dial_slot" in reached["SchedulerFunction"]["MAX_CONCURRENT_CALLS"]
     # table names read in class bodies at import
     assert "autocall.adapters.tables:<module>" in reached["TriggerFunction"]["CALLS_TABLE"]

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from autocall.adapters.telephony import (
+from autocall.clock import CLOCK, now
+from autocall.config import reset_settings
+from autocall.integrations.twilio.client import (
     CallerIdNotVerified,
     CallNotFound,
     InvalidNumber,
@@ -18,8 +20,6 @@ from autocall.adapters.telephony import (
     get_telephony,
     reset_telephony,
 )
-from autocall.clock import CLOCK, now
-from autocall.config import reset_settings
 
 from local.carrier import CarrierSimulator
 from tests.fakes.voice_app import FakeVoiceApp

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from autocall.models.prompts import listened
+
 
 @dataclass(frozen=True)
 class Price:
@@ -152,4 +154,4 @@ def call_usage(
 
 def count_gathers(turns: Iterable[Mapping[str, Any]]) -> int:
     """Speech Gathers the agent sent: every turn whose document listened for an answer."""
-    return sum("<Gather" in (turn.get("twiml") or "") for turn in turns)
+    return sum(listened(turn) for turn in turns)

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from autocall.adapters import calls as repo
-from autocall.adapters import scheduler
 from autocall.adapters.suppression import is_suppressed
 from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
@@ -20,6 +19,7 @@ from autocall.domain.contacts import get_contact
 from autocall.domain.numbers import CallPending, claim_pending, pending_among
 from autocall.domain.phones import check_dialable
 from autocall.errors import CallNotFound, Conflict, ContactSuppressed, ValidationFailed
+from autocall.integrations import scheduler
 from autocall.models.enums import CallPurpose, CallStatus
 from autocall.observability import logger, metrics
 

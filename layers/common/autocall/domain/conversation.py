@@ -1,9 +1,10 @@
 """One call's conversation, turn by turn, for the Twilio webhooks.
 
 State lives on the call record between turns; each turn is saved with a version check, and a
-repeated delivery of a turn returns the TwiML stored for it. The brain decides what to say; this
-module makes sure something is always said (no dead air) and that nothing the brain or the callee
-says becomes more than text."""
+repeated delivery of a turn returns the prompt stored for it. The brain decides what to say; this
+module decides the prompt's steps (say, listen, hang up, transfer: ``prompts``), makes sure
+something is always said (no dead air) and that nothing the brain or the callee says becomes more
+than text. The webhook renders the steps for the carrier."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from autocall.adapters.contacts import get_contact
 from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
-from autocall.domain import consent, twiml
+from autocall.domain import consent, prompts
 from autocall.domain.brain.contract import (
     AgentAction,
     CallContext,
@@ -28,8 +29,8 @@ from autocall.domain.brain.contract import (
     Utterance,
 )
 from autocall.domain.contacts import callee_time_zone
-from autocall.domain.pacing import release_dial_slot
 from autocall.models.enums import AgentActionKind, CallPurpose, CallStatus, Outcome
+from autocall.models.prompts import Prompt, from_data, to_data
 from autocall.observability import count, logger
 
 MAX_SILENCES = 2
@@ -40,9 +41,9 @@ BRIDGE_LINE = "Sorry, one moment."
 
 @dataclass(frozen=True)
 class Reply:
-    """What the webhook answers: TwiML (always) and whether it changed anything."""
+    """What the webhook answers: the prompt (always) and whether it changed anything."""
 
-    twiml: str
+    prompt: Prompt
     replayed: bool = False
 
 
@@ -62,10 +63,6 @@ def _disclosure(ctx: CallContext) -> str:
     from autocall.domain.brain.lines import disclosure_greeting
 
     return str(disclosure_greeting(ctx))
-
-
-def _turn_url(base_url: str, call_id: str, turn: int) -> str:
-    return twiml.webhook_url(base_url, "/twilio/turn", call_id, turn)
 
 
 def build_context(call: CallRow, contact: ContactRow) -> CallContext:
@@ -101,7 +98,7 @@ def _turn_record(
     reply: str,
     analysis: TurnAnalysis | None,
     brain: str,
-    twiml_text: str,
+    prompt: Prompt,
 ) -> dict[str, Any]:
     return {
         "turn": number,
@@ -115,8 +112,13 @@ def _turn_record(
         "objective_progress": analysis.objective_progress if analysis else None,
         "brain": brain,
         "at": repo.iso(now()),
-        "twiml": twiml_text,
+        "prompt": to_data(prompt),
     }
+
+
+def _stored(turn: dict[str, Any]) -> Prompt:
+    """The prompt a turn was answered with, as it was stored."""
+    return from_data(turn["prompt"])
 
 
 # The callee of each call this process has served, read once per call: the turns of a
@@ -154,10 +156,6 @@ def _load(call_id: str, for_turn: bool = False) -> tuple[CallRow, ContactRow] | 
     return call, contact
 
 
-def _goodbye_twiml(text: str = "Thank you for your time. Goodbye.") -> str:
-    return twiml.say_and_hangup(text)
-
-
 # --- which attempt a webhook belongs to ----------------------------------------------------------
 # Twilio signs every webhook, but a valid signature only proves Twilio sent it, not when: a replay of
 # an earlier attempt's webhook, or a late one, is as validly signed as the current one. So each
@@ -165,6 +163,7 @@ def _goodbye_twiml(text: str = "Thank you for your time. Goodbye.") -> str:
 # that attempt) before it may change anything; one that does not is answered harmlessly and recorded.
 
 ANSWER, TURN, AMD, STATUS = "answer", "turn", "amd", "status"
+_HANG_UP = prompts.say_and_hang_up("")
 
 
 def _earlier_sids(call: CallRow) -> set[str]:
@@ -212,24 +211,23 @@ def _admitted(call: CallRow, call_sid: str, webhook: str) -> CallRow | None:
 # --- answer ------------------------------------------------------------------------------------
 
 
-def answer(call_id: str, base_url: str, call_sid: str) -> Reply:
+def answer(call_id: str, call_sid: str) -> Reply:
     """The callee picked up: identify the caller as an automated AI assistant at once, then listen.
-    ``base_url`` is the API's public base (the webhook URLs of the reply start with it).
 
     Only the current attempt's Twilio call is greeted: the call goes ``in_progress`` in the same
     conditional write that checks its stored SID, so no call is ever live without one."""
     loaded = _load(call_id)
     if loaded is None:
-        return Reply(twiml.say_and_hangup("Sorry, this call can't continue. Goodbye."))
+        return Reply(prompts.say_and_hang_up("Sorry, this call can't continue. Goodbye."))
     found, contact = loaded
     call = _admitted(found, call_sid, ANSWER)
     if call is None:
-        return Reply(twiml.say_and_hangup(""), replayed=True)
+        return Reply(_HANG_UP, replayed=True)
     if call.turns:
-        return Reply(call.turns[0]["twiml"], replayed=True)
+        return Reply(_stored(call.turns[0]), replayed=True)
     if CallStatus(call.status).terminal:
         _ignore(call_id, ANSWER, "call_ended")
-        return Reply(twiml.say_and_hangup(""), replayed=True)
+        return Reply(_HANG_UP, replayed=True)
     ctx = build_context(call, contact)
     try:
         opening: Decision = _brain().opening(ctx)
@@ -237,8 +235,8 @@ def answer(call_id: str, base_url: str, call_sid: str) -> Reply:
         logger.exception("brain opening failed; playbook takes over", extra={"call_id": call_id})
         opening = _fallback_brain().opening(ctx)
     text = f"{_disclosure(ctx)} {opening.reply}".strip()
-    document = twiml.say_and_gather(text, _turn_url(base_url, call_id, 1))
-    record = _turn_record(0, None, None, text, opening.analysis, opening.brain, document)
+    prompt = prompts.listen(text, 1)
+    record = _turn_record(0, None, None, text, opening.analysis, opening.brain, prompt)
     for _ in range(SAVE_TRIES):
         memory = {**(call.memory or {}), "brain": opening.memory, "silences": 0, "last_prompt": opening.reply}
         saved = repo.update_call(
@@ -252,15 +250,15 @@ def answer(call_id: str, base_url: str, call_sid: str) -> Reply:
             condition=(CallRow.status_rank <= CallStatus.IN_PROGRESS.rank) & (CallRow.twilio_sid == call_sid),
         )
         if saved:
-            return Reply(document)
+            return Reply(prompt)
         fresh = repo.get_call(call_id)  # the SID save, a status or an AMD callback wrote meanwhile
         if fresh is None or CallStatus(fresh.status).terminal:
-            return Reply(twiml.say_and_hangup(""), replayed=True)
+            return Reply(_HANG_UP, replayed=True)
         if fresh.twilio_sid != call_sid:
             _ignore(call_id, ANSWER, _refusal(fresh, call_sid) or "unknown_call_sid")
-            return Reply(twiml.say_and_hangup(""), replayed=True)
+            return Reply(_HANG_UP, replayed=True)
         if fresh.turns:  # another delivery of the answer won the race
-            return Reply(fresh.turns[0]["twiml"], replayed=True)
+            return Reply(_stored(fresh.turns[0]), replayed=True)
         call = fresh
     raise RuntimeError(f"the greeting of call {call_id} could not be saved")  # the webhook retries
 
@@ -269,36 +267,34 @@ def answer(call_id: str, base_url: str, call_sid: str) -> Reply:
 
 
 def take_turn(
-    call_id: str, number: int, speech: str | None, confidence: float | None, base_url: str, call_sid: str
+    call_id: str, number: int, speech: str | None, confidence: float | None, call_sid: str
 ) -> Reply:
     started = time.perf_counter()
     loaded = _load(call_id, for_turn=True)
     if loaded is None:
-        return Reply(twiml.say_and_hangup("Sorry, this call can't continue. Goodbye."))
+        return Reply(prompts.say_and_hang_up("Sorry, this call can't continue. Goodbye."))
     call, contact = loaded
     if call.twilio_sid != call_sid:  # a turn comes after the answer, which stored the SID
         whole = repo.get_call(call_id)  # the turn's read has no attempt history: why, for the record
         _ignore(call_id, TURN, (_refusal(whole, call_sid) if whole else None) or "unknown_call_sid")
-        return Reply(twiml.say_and_hangup(""), replayed=True)
+        return Reply(_HANG_UP, replayed=True)
     turns = list(call.turns or [])
     if number < len(turns):
-        return Reply(turns[number]["twiml"], replayed=True)
+        return Reply(_stored(turns[number]), replayed=True)
     if CallStatus(call.status).terminal or not turns:
-        return Reply(twiml.say_and_hangup(""), replayed=True)
+        return Reply(_HANG_UP, replayed=True)
     if number > len(turns):  # a turn from the future: answer with the current one again
-        return Reply(turns[-1]["twiml"], replayed=True)
-    reply = _decide(call, contact, number, (speech or "").strip(), confidence, base_url)
+        return Reply(_stored(turns[-1]), replayed=True)
+    reply = _decide(call, contact, number, (speech or "").strip(), confidence)
     count("TurnLatency", (time.perf_counter() - started) * 1000, unit="Milliseconds")
     return reply
 
 
-def _decide(
-    call: CallRow, contact: ContactRow, number: int, speech: str, confidence: float | None, base_url: str
-) -> Reply:
+def _decide(call: CallRow, contact: ContactRow, number: int, speech: str, confidence: float | None) -> Reply:
     memory = dict(call.memory or {})
     ctx = build_context(call, contact)
     if not speech:
-        return _silence(call, number, memory, base_url)
+        return _silence(call, number, memory)
     decision = _respond(ctx, speech, confidence)
     actions = _accepted_actions(decision)
     memory["silences"] = 0
@@ -314,18 +310,18 @@ def _decide(
         said = consent.Evidence(consent.ConsentSource.CALL, text=speech[:500], call_id=call.call_id)
         consent.revoke(contact.phone, said, "opted_out_in_call", contact.contact_id)
     if AgentActionKind.TRANSFER in kinds and settings.transfer_number:
-        document = twiml.say_and_transfer(decision.reply, settings.transfer_number, settings.caller_id)
+        prompt = prompts.say_and_transfer(decision.reply, settings.transfer_number, settings.caller_id)
         outcome: str | None = Outcome.TRANSFERRED.value
     elif decision.end_call or AgentActionKind.END_CALL in kinds or number >= MAX_TURNS:
-        document = twiml.say_and_hangup(decision.reply)
+        prompt = prompts.say_and_hang_up(decision.reply)
         outcome = decision.outcome.value if decision.outcome else call.outcome
     else:
-        document = twiml.say_and_gather(decision.reply, _turn_url(base_url, call.call_id, number + 1))
+        prompt = prompts.listen(decision.reply, number + 1)
         outcome = decision.outcome.value if decision.outcome else call.outcome
     if decision.brain == "llm_fallback":
         count("LlmFallbacks")
     record = _turn_record(
-        number, speech, confidence, decision.reply, decision.analysis, decision.brain, document
+        number, speech, confidence, decision.reply, decision.analysis, decision.brain, prompt
     )
     return _save_turn(call, number, record, memory, outcome)
 
@@ -353,19 +349,19 @@ def _accepted_actions(decision: Decision) -> list[AgentAction]:
     return [a for a in decision.actions if isinstance(a.kind, AgentActionKind)]
 
 
-def _silence(call: CallRow, number: int, memory: dict[str, Any], base_url: str) -> Reply:
+def _silence(call: CallRow, number: int, memory: dict[str, Any]) -> Reply:
     silences = int(memory.get("silences", 0)) + 1
     memory["silences"] = silences
     if silences > MAX_SILENCES:
         text = "It seems this isn't a good time. We'll try you another time. Goodbye."
-        document = twiml.say_and_hangup(text)
+        prompt = prompts.say_and_hang_up(text)
         outcome = call.outcome or Outcome.NO_CONVERSATION.value
     else:
-        prompt = memory.get("last_prompt") or "Are you still there?"
-        text = f"Sorry, I didn't catch that. {prompt}"
-        document = twiml.say_and_gather(text, _turn_url(base_url, call.call_id, number + 1))
+        asked = memory.get("last_prompt") or "Are you still there?"
+        text = f"Sorry, I didn't catch that. {asked}"
+        prompt = prompts.listen(text, number + 1)
         outcome = call.outcome
-    record = _turn_record(number, None, None, text, None, "silence", document)
+    record = _turn_record(number, None, None, text, None, "silence", prompt)
     return _save_turn(call, number, record, memory, outcome)
 
 
@@ -374,14 +370,14 @@ def _save_turn(
 ) -> Reply:
     for _ in range(SAVE_TRIES):
         if repo.save_turn(call, [*(call.turns or []), record], {**(call.memory or {}), **memory}, outcome):
-            return Reply(record["twiml"])
+            return Reply(_stored(record))
         fresh = repo.get_call_for_turn(call.call_id)  # another delivery of this turn won, or the call ended
         if fresh is not None and fresh.twilio_sid != call.twilio_sid:
-            return Reply(twiml.say_and_hangup(""), replayed=True)
+            return Reply(_HANG_UP, replayed=True)
         if fresh is not None and number < len(fresh.turns or []):
-            return Reply(fresh.turns[number]["twiml"], replayed=True)
+            return Reply(_stored(fresh.turns[number]), replayed=True)
         if fresh is None or CallStatus(fresh.status).terminal or len(fresh.turns or []) != number:
-            return Reply(twiml.say_and_hangup(""), replayed=True)
+            return Reply(_HANG_UP, replayed=True)
         call = fresh  # a status or AMD callback wrote meanwhile: this turn is still the next one
     raise RuntimeError(f"turn {number} of call {call.call_id} could not be saved")  # the webhook re-asks
 
@@ -394,7 +390,7 @@ class Voicemail:
     """What to play into the call's own Twilio call (the SID stored for its current attempt)."""
 
     call_sid: str
-    twiml: str
+    prompt: Prompt
 
 
 _KEEPS_ITS_OUTCOME = frozenset({None, Outcome.NO_CONVERSATION.value})
@@ -416,11 +412,11 @@ def machine_answered(call_id: str, answered_by: str, call_sid: str) -> Voicemail
             _ignore(call_id, AMD, "call_ended")
             return None
         actions: list[Any] = [CallRow.answered_by.set(answered_by)]
-        document: str | None = None
+        document: Prompt | None = None
         machine = answered_by.startswith("machine") or answered_by == "fax"
         if machine and call.outcome in _KEEPS_ITS_OUTCOME:
             message = _brain_voicemail(build_context(call, contact))
-            document = twiml.voicemail(message)
+            document = prompts.voicemail(message)
             actions += [
                 CallRow.outcome.set(Outcome.VOICEMAIL.value),
                 CallRow.memory.set({**(call.memory or {}), "voicemail": message}),
@@ -439,31 +435,17 @@ def _brain_voicemail(ctx: CallContext) -> str:
         return str(_fallback_brain().voicemail(ctx))
 
 
-TWILIO_STATUS = {
-    "queued": CallStatus.QUEUED,
-    "initiated": CallStatus.QUEUED,
-    "ringing": CallStatus.RINGING,
-    "in-progress": CallStatus.IN_PROGRESS,
-    "answered": CallStatus.IN_PROGRESS,
-    "completed": CallStatus.COMPLETED,
-    "busy": CallStatus.BUSY,
-    "no-answer": CallStatus.NO_ANSWER,
-    "failed": CallStatus.FAILED,
-    "canceled": CallStatus.CANCELED,
-}
-
-
 def status_changed(
-    call_id: str, twilio_status: str, duration_s: int | None, answered_by: str | None, call_sid: str
+    call_id: str, status: CallStatus, duration_s: int | None, answered_by: str | None, call_sid: str
 ) -> CallStatus | None:
     """Move the call forward; late, repeated or backwards callbacks change nothing, and one about
-    another attempt's Twilio call (or with no attempt on the line) is recorded as ignored.
+    another attempt's Twilio call (or with no attempt on the line) is recorded as ignored. A
+    terminal status comes through ``call_end.call_ended``, which starts what follows the end.
 
     Returns the new status when this callback moved the call into a terminal status (exactly one
     callback does), else None."""
-    status = TWILIO_STATUS.get(twilio_status)
     call = repo.get_call(call_id)
-    if status is None or call is None:
+    if call is None:
         return None
     refused = _refusal(call, call_sid)
     if refused is not None and refused != "call_ended":  # an ended call: a late copy, moved by nothing
@@ -507,7 +489,6 @@ def status_changed(
         count("CallsAnswered")
     if status.terminal:
         outcome = outcomes[0] if outcomes else None
-        release_dial_slot(call_id)  # this callback is the one that ended the call: free its slot once
         # the update that moved the call wrote ``outcome``: no need to read the call back for it
         count("CallOutcome", outcome=outcome or "unknown", purpose=call.purpose)
         return status

@@ -13,20 +13,30 @@ from itertools import takewhile
 from typing import Any
 
 from autocall.adapters import calls as repo
-from autocall.adapters import scheduler
 from autocall.adapters.campaigns import get_campaign
 from autocall.adapters.contacts import get_contact
 from autocall.adapters.suppression import is_suppressed
 from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
-from autocall.domain import twiml
 from autocall.domain.calendar.windows import CallingWindow, NoCallingWindow, is_open, next_opening
+from autocall.domain.call_end import Ending, call_ended
 from autocall.domain.campaigns import CampaignStatus
 from autocall.domain.contacts import callee_time_zones
 from autocall.domain.numbers import claim_dial, release_dial
 from autocall.domain.pacing import acquire_dial_slot, release_dial_slot
 from autocall.domain.phones import NumberNotDialable, check_dialable
+from autocall.integrations import scheduler
+from autocall.integrations.twilio.client import (
+    CallerIdNotVerified,
+    CallNotFound,
+    InvalidNumber,
+    RateLimited,
+    TelephonyError,
+    TelephonyUnavailable,
+    get_telephony,
+)
+from autocall.integrations.twilio.twiml import webhook_url
 from autocall.models.enums import CallStatus
 from autocall.observability import count, logger, mask_phone
 
@@ -46,7 +56,6 @@ LIVE_CHECK_AFTER = timedelta(hours=1)  # a call live this long may have lost its
 LOST_LINE = "live_without_a_twilio_call"  # the repair's reason (see repair_lost_line)
 MAX_UNPLACED_DIALS = 8  # creates Twilio refused (429) or lost (5xx, not placed) in a row: then give up
 UNPLACED = frozenset({"twilio_rate_limited", "dial_not_placed"})
-TWILIO_TERMINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
 
 @dataclass(frozen=True)
@@ -59,8 +68,6 @@ class DialResult:
 
 
 def _telephony() -> Any:
-    from autocall.adapters.telephony import get_telephony
-
     return get_telephony()
 
 
@@ -202,21 +209,13 @@ def _on_another_call(others: list[CallRow]) -> bool:
 def _urls(call_id: str) -> dict[str, str]:
     base = get_settings().required("public_base_url")  # no request here: the template gives it
     return {
-        "answer_url": twiml.webhook_url(base, "/twilio/answer", call_id),
-        "status_callback_url": twiml.webhook_url(base, "/twilio/status", call_id),
-        "amd_callback_url": twiml.webhook_url(base, "/twilio/amd", call_id),
+        "answer_url": webhook_url(base, "/twilio/answer", call_id),
+        "status_callback_url": webhook_url(base, "/twilio/status", call_id),
+        "amd_callback_url": webhook_url(base, "/twilio/amd", call_id),
     }
 
 
 def _place(call: CallRow, contact: ContactRow) -> DialResult:
-    from autocall.adapters.telephony import (
-        CallerIdNotVerified,
-        InvalidNumber,
-        RateLimited,
-        TelephonyError,
-        TelephonyUnavailable,
-    )
-
     try:
         sid = _telephony().create_call(
             to=contact.phone, from_=get_settings().required("caller_id"), **_urls(call.call_id)
@@ -286,8 +285,6 @@ def repair_lost_line(call: CallRow, arm: bool) -> DialResult:
     If its attempt had already ended (it was waiting for its retry when something revived it), it
     goes back to waiting, its schedule armed again when ``arm``; otherwise the attempt ends as
     failed and the post-call chain plans the next one, as for any failed attempt."""
-    from autocall.domain.post_call_start import start_after_call
-
     fresh = repo.get_call(call.call_id)
     if fresh is None or not _lost_line(fresh):
         return DialResult(call.call_id, "skipped", f"call_is_{fresh.status if fresh else 'unknown'}")
@@ -302,9 +299,7 @@ def repair_lost_line(call: CallRow, arm: bool) -> DialResult:
             if arm:
                 _arm(call.call_id, at)
         return DialResult(call.call_id, "rescheduled", LOST_LINE, at=repo.iso(at))
-    release_dial_slot(call.call_id)
-    if repo.end_call(fresh, CallStatus.FAILED, LOST_LINE, outcome=CallStatus.FAILED.value):
-        start_after_call(call.call_id)
+    call_ended(call.call_id, Ending(CallStatus.FAILED, reason=LOST_LINE))
     return DialResult(call.call_id, "ended", LOST_LINE)
 
 
@@ -319,24 +314,21 @@ def _watch_at(call_id: str, at: datetime) -> None:
 
 
 def _check_live(call: CallRow, sid: str) -> DialResult:
-    from autocall.adapters.telephony import CallNotFound
-    from autocall.domain.conversation import status_changed
-    from autocall.domain.post_call_start import start_after_call
-
     try:
         info = _telephony().fetch_call(sid)
     except CallNotFound:
         count("TwilioErrors")
-        return _end(call, CallStatus.FAILED, "twilio_call_not_found")
+        call_ended(call.call_id, Ending(CallStatus.FAILED, reason="twilio_call_not_found"))
+        return DialResult(call.call_id, "ended", "twilio_call_not_found")
     except Exception:
         info = None
-    if info is None or info.status not in TWILIO_TERMINAL:
+    ended = info.call_status if info is not None else None
+    if info is None or ended is None or not ended.terminal:
         _watch_at(call.call_id, now() + LIVE_CHECK_AFTER)
         return DialResult(call.call_id, "skipped", "call_still_live", twilio_sid=sid)
     count("LostStatusCallbacks")
     repo.update_call(call, [CallRow.reasons.set([*(call.reasons or []), _reason("status_callback_lost")])])
-    if status_changed(call.call_id, info.status, info.duration, None, info.sid) is not None:
-        start_after_call(call.call_id)
+    call_ended(call.call_id, Ending(ended, info.sid, info.duration))
     return DialResult(call.call_id, "reconciled", "status_callback_lost", twilio_sid=info.sid)
 
 

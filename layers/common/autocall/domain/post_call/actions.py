@@ -15,9 +15,6 @@ from typing import Any
 
 from autocall.adapters import calls as calls_repo
 from autocall.adapters import crm as crm_repo
-from autocall.adapters import scheduler
-from autocall.adapters.mail import Attachment, send_email
-from autocall.adapters.notify import publish
 from autocall.adapters.suppression import is_suppressed
 from autocall.adapters.tables import CallRow
 from autocall.clock import now
@@ -39,6 +36,10 @@ from autocall.domain.post_call import messages
 from autocall.domain.post_call.analysis import analysis_dict
 from autocall.domain.post_call.context import PostCall, Slot, amend_call, iso_now, load, parse_utc
 from autocall.errors import ContactSuppressed
+from autocall.integrations import scheduler
+from autocall.integrations.mail import Attachment, send_email
+from autocall.integrations.notify import publish
+from autocall.integrations.twilio.client import get_telephony
 from autocall.models.enums import CallPurpose, CallStatus, Outcome
 from autocall.observability import logger
 
@@ -135,10 +136,6 @@ def effect_once(
 def _send_sms(ctx: PostCall, body: str) -> str | None:
     """Text the callee through the telephony adapter; None when texting is not possible."""
     if is_suppressed(ctx.contact.phone):
-        return None
-    try:
-        from autocall.adapters.telephony import get_telephony
-    except ImportError:  # a deployment without the Twilio adapter
         return None
     return get_telephony().send_sms(ctx.contact.phone, get_settings().required("caller_id"), body)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from autocall.adapters import crm_webhook, events
 from autocall.adapters.tables import CallRow
 from autocall.clock import now
 from autocall.config import get_settings
@@ -14,6 +13,7 @@ from autocall.domain.calls import format_duration
 from autocall.domain.post_call.actions import effect_once
 from autocall.domain.post_call.analysis import analysis_dict
 from autocall.domain.post_call.context import PostCall, amend_call, iso_now, load
+from autocall.integrations import crm_webhook, events
 from autocall.observability import count, logger, metrics, scrub
 from autocall.secrets import get_secret
 

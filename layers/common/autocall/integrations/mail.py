@@ -8,8 +8,8 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr
 
-from autocall.adapters.clients import client
 from autocall.config import get_settings
+from autocall.integrations.clients import client
 
 # CR, LF and every other control or line-breaking character: in a header value any of them could
 # start a header of its own ("\r\nBcc: ...") or break the message (HeaderParseError)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from autocall.config import get_settings
+from autocall.integrations.twilio.status import STATUS_EVENTS, call_status
+from autocall.models.enums import CallStatus
 from autocall.observability import scrub
 
 if TYPE_CHECKING:
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
 
 HTTP_TIMEOUT_S = 5.0
 RING_TIMEOUT_S = 25
-STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
 INVALID_NUMBER_CODES = frozenset({21211, 21214, 21215, 21216, 21217, 13224, 21401, 21614})
 CALLER_ID_CODES = frozenset({21210, 21212, 21606, 21660})
@@ -76,10 +77,15 @@ class CallInfo:
     sid: str
     to: str
     from_: str
-    status: str  # queued, ringing, in-progress, completed, busy, failed, no-answer, canceled
+    status: str  # Twilio's word (see ``status.CALL_STATUS``)
     start_time: datetime | None
     duration: int | None  # seconds, once the call has ended
     date_created: datetime | None = None
+
+    @property
+    def call_status(self) -> CallStatus | None:
+        """The status in our terms."""
+        return call_status(self.status)
 
 
 def get_twilio_auth_token() -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autocall.adapters.clients import client
+from autocall.integrations.clients import client
 
 
 def publish(topic_arn: str, subject: str, message: str, attributes: dict[str, str]) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from autocall.adapters.clients import client
 from autocall.config import get_settings
+from autocall.integrations.clients import client
 from botocore.exceptions import ClientError
 
 

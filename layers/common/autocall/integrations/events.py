@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from autocall.adapters.clients import client
 from autocall.config import get_settings
+from autocall.integrations.clients import client
 
 SOURCE = "autocall"
 
