@@ -22,7 +22,6 @@ from typing import Any
 from autocall.adapters import calls as calls_repo
 from autocall.adapters import campaigns as repo
 from autocall.adapters import contacts as contacts_repo
-from autocall.adapters import scheduler
 from autocall.adapters.suppression import suppressed_among
 from autocall.adapters.tables import CallRow, CampaignRow, ContactRow
 from autocall.clock import now
@@ -35,6 +34,7 @@ from autocall.domain.numbers import pending_among
 from autocall.domain.pacing import dial_spacing
 from autocall.domain.phones import NumberNotDialable, check_dialable
 from autocall.errors import Conflict, ValidationFailed
+from autocall.integrations import scheduler
 from autocall.models.enums import CallStatus
 from autocall.observability import count, logger
 

@@ -23,7 +23,6 @@ from typing import Any
 from autocall.adapters import calls as calls_repo
 from autocall.adapters import campaigns as repo
 from autocall.adapters import contacts as contacts_repo
-from autocall.adapters import scheduler
 from autocall.adapters.tables import CallRow, CampaignRow
 from autocall.clock import now
 from autocall.domain.calendar.slots import SlotGrid
@@ -34,6 +33,7 @@ from autocall.domain.campaigns.model import CampaignStatus, get_campaign
 from autocall.domain.contacts import callee_time_zones
 from autocall.domain.pacing import dial_spacing
 from autocall.errors import Conflict
+from autocall.integrations import scheduler
 from autocall.observability import logger
 
 
