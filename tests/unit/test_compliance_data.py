@@ -9,8 +9,8 @@ import json
 from datetime import date
 
 import pytest
-from autocall.compliance.engine import _holidays, banned_holiday, knows_calendar, nanp_table
-from autocall.compliance.rules import (
+from autocall.domain.compliance.engine import _holidays, banned_holiday, knows_calendar, nanp_table
+from autocall.domain.compliance.rules import (
     RULES_PATH,
     SCHEMA_PATH,
     WEEKDAYS,
@@ -105,7 +105,7 @@ def test_the_fallback_is_no_wider_than_any_rule(rule: Rule) -> None:
 
 def test_the_schema_file_is_in_sync_with_the_models() -> None:
     assert SCHEMA_PATH.read_text(encoding="utf-8") == json_schema(), (
-        "regenerate: python -m autocall.compliance.rules (from layers/common)"
+        "regenerate: python -m autocall.domain.compliance.rules (from layers/common)"
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from _pytest.mark.structures import ParameterSet
-from autocall.compliance import (
+from autocall.domain.compliance import (
     CampaignWindow,
     PriorAttempt,
     check,
@@ -306,7 +306,7 @@ def test_engine_imports_no_store_cloud_or_vendor_sdk() -> None:
         [
             "import sys",
             "from datetime import UTC, datetime",
-            "import autocall.compliance as c",
+            "import autocall.domain.compliance as c",
             "c.check(c.resolve('+13055550123'), datetime(2026, 12, 2, 18, tzinfo=UTC))",
             "vendors = ('pynamodb', 'boto3', 'botocore', 'twilio', 'openai', 'phonenumbers.geocoder')",
             "loaded = [m for m in vendors if m in sys.modules]",

@@ -7,7 +7,7 @@ time, which days are banned, how many attempts a person may receive in a rolling
 the rule comes from. The file fails loudly when it is malformed: a weekday that does not exist,
 intervals that overlap or end before they start, a rule without a source.
 
-``rules.schema.json`` is generated from these models (``python -m autocall.compliance.rules``) and a
+``rules.schema.json`` is generated from these models (``python -m autocall.domain.compliance.rules``) and a
 test keeps it in sync, so an editor can validate the JSON without running Python."""
 
 from __future__ import annotations

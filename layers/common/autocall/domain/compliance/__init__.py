@@ -1,6 +1,6 @@
 """Per-jurisdiction calling rules as data (``rules.json``) and the pure engine that applies them."""
 
-from autocall.compliance.engine import (
+from autocall.domain.compliance.engine import (
     AllowedStretch,
     CampaignWindow,
     Check,
@@ -11,7 +11,7 @@ from autocall.compliance.engine import (
     next_allowed_moments,
     resolve,
 )
-from autocall.compliance.rules import RulesFile, load_rules
+from autocall.domain.compliance.rules import RulesFile, load_rules
 
 __all__ = [
     "AllowedStretch",

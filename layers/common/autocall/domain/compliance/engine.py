@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from autocall.compliance.rules import WEEKDAYS, Cap, Interval, Rule, RulesFile, load_rules
+from autocall.domain.compliance.rules import WEEKDAYS, Cap, Interval, Rule, RulesFile, load_rules
 
 NANP_PATH = Path(__file__).with_name("nanp_area_codes.json")
 SEARCH_DAYS = 14  # how far ahead the next allowed moment is looked for
