@@ -1,11 +1,12 @@
-"""Seed layers/common/autocall/domain/compliance/nanp_area_codes.json (a one-off tool; the JSON is the source of
-truth and is edited by hand when NANPA opens an area code).
+"""Seed the NANP area-code table, layers/common/autocall/domain/compliance/nanp_area_codes.json (a
+one-off tool; the JSON is the source of truth and is edited by hand when NANPA opens an area code).
 
 The seed reads phonenumbers' geocoder once, on a developer machine, to name the state or province of
 each geographic area code, and its time-zone data for the zones of each region. The runtime never
 reads the geocoder (the Lambda layer does not ship it); it reads the JSON this writes.
 
-    .venv/bin/python scripts/build_nanp_area_codes.py > layers/common/autocall/domain/compliance/nanp_area_codes.json
+    .venv/bin/python scripts/build_nanp_area_codes.py \
+        > layers/common/autocall/domain/compliance/nanp_area_codes.json
 """
 
 from __future__ import annotations
