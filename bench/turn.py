@@ -72,10 +72,10 @@ class Conversations:
         self._new_call()
 
     def _new_call(self) -> None:
-        from autocall.adapters import calls as repo
-        from autocall.adapters.tables import CallRow
         from autocall.clock import now
         from autocall.domain.contacts import create_contact
+        from autocall.stores import calls as repo
+        from autocall.stores.tables import CallRow
 
         self.calls += 1
         number = f"+1212555{self.calls % 10000:04d}"

@@ -18,16 +18,17 @@ from urllib.parse import urlencode
 
 import pytest
 from autocall import twilio_signature
-from autocall.adapters import calls as calls_repo
-from autocall.adapters import scheduler, suppression
-from autocall.adapters.campaigns import set_status
-from autocall.adapters.tables import CallRow, PacingRow
+from autocall.adapters import scheduler
 from autocall.adapters.telephony import reset_telephony
 from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.domain import campaigns
 from autocall.domain.pacing import acquire_dial_slot, release_dial_slot, slot_holders
 from autocall.domain.windows import CallingWindow, is_open
+from autocall.stores import calls as calls_repo
+from autocall.stores import suppression
+from autocall.stores.campaigns import set_status
+from autocall.stores.tables import CallRow, PacingRow
 
 from local.carrier import CarrierSimulator
 from tests.helpers import public_url

@@ -14,15 +14,15 @@ from urllib.parse import urlencode
 import boto3
 import pytest
 from autocall import twilio_signature
-from autocall.adapters import calls as calls_repo
 from autocall.adapters import clients
-from autocall.adapters.tables import CallRow
 from autocall.adapters.telephony import reset_telephony
 from autocall.adapters.workflows import execution_name, start_post_call
 from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.domain.post_call import actions
 from autocall.models.enums import CallStatus
+from autocall.stores import calls as calls_repo
+from autocall.stores.tables import CallRow
 
 from local.carrier import CarrierSimulator
 from local.template import ACCOUNT_ID, REGION

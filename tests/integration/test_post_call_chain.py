@@ -19,11 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
-from autocall.adapters import calls as calls_repo
-from autocall.adapters import clients, crm
-from autocall.adapters.contacts import get_contact
-from autocall.adapters.suppression import is_suppressed
-from autocall.adapters.tables import CallRow
+from autocall.adapters import clients
 from autocall.adapters.telephony import reset_telephony
 from autocall.adapters.workflows import execution_name, start_post_call
 from autocall.clock import CLOCK
@@ -31,6 +27,11 @@ from autocall.config import reset_settings
 from autocall.domain.contacts import create_contact
 from autocall.domain.post_call import actions
 from autocall.secrets import reset_secrets
+from autocall.stores import calls as calls_repo
+from autocall.stores import crm
+from autocall.stores.contacts import get_contact
+from autocall.stores.suppression import is_suppressed
+from autocall.stores.tables import CallRow
 from icalendar import Calendar
 
 from local.carrier import CarrierSimulator

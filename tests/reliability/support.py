@@ -16,10 +16,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree
 
-from autocall.adapters import calls as repo
-from autocall.adapters.tables import CallRow
 from autocall.domain.calls import place_request, prepare_call
 from autocall.domain.contacts import create_contact
+from autocall.stores import calls as repo
+from autocall.stores.tables import CallRow
 from pynamodb.models import Model
 from twilio.request_validator import RequestValidator
 

@@ -272,7 +272,7 @@ def settle(aws: Aws, timeout: float = 10) -> None:
 
 
 def row_contact(contact_id: str) -> Any:
-    from autocall.adapters.contacts import get_contact
+    from autocall.stores.contacts import get_contact
 
     return get_contact(contact_id)
 
@@ -398,7 +398,7 @@ def test_a_request_cut_off_mid_way_frees_its_key_when_its_invocation_ends(
 
 
 def row_calls(contact_id: str) -> list[Any]:
-    from autocall.adapters.tables import CallRow
+    from autocall.stores.tables import CallRow
 
     return list(CallRow.by_contact.query(contact_id))
 

@@ -22,10 +22,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from autocall.adapters.contacts import save_contact
-from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import CLOCK
 from autocall.domain.forms import sign
+from autocall.stores.contacts import save_contact
+from autocall.stores.tables import CallRow, ContactRow
 
 from tests.reliability.support import COUNTS, NOW, Line, new_number, row
 from tests.reliability.test_bad_input import tables_snapshot

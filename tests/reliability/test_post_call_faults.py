@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from autocall.adapters import clients
-from autocall.adapters import contacts as contacts_repo
-from autocall.adapters import crm as crm_repo
 from autocall.clock import CLOCK
 from autocall.domain.contacts import create_contact
+from autocall.stores import contacts as contacts_repo
+from autocall.stores import crm as crm_repo
 
 from tests.integration.conftest import Aws
 from tests.integration.test_post_call_chain import (

@@ -13,13 +13,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from autocall.adapters import calls as repo
-from autocall.adapters.tables import CallRow
 from autocall.adapters.telephony import Telephony
 from autocall.clock import CLOCK
 from autocall.domain import dialer
 from autocall.domain.pacing import slot_holders
 from autocall.models.enums import CallStatus
+from autocall.stores import calls as repo
+from autocall.stores.tables import CallRow
 
 from local.personas import PERSONAS
 from tests.integration.conftest import Aws

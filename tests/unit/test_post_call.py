@@ -8,7 +8,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import CLOCK
 from autocall.domain.post_call import messages
 from autocall.domain.post_call.actions import plan_actions
@@ -27,6 +26,7 @@ from autocall.domain.post_call.timing import (
 )
 from autocall.domain.windows import CallingWindow
 from autocall.models.enums import ContactType, Outcome
+from autocall.stores.tables import CallRow, ContactRow
 from icalendar import Calendar
 
 pytestmark = pytest.mark.usefixtures("deployed_identity")  # BUSINESS_NAME, AGENT_NAME, TWILIO_CALLER_ID

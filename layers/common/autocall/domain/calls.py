@@ -10,10 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from autocall.adapters import calls as repo
 from autocall.adapters import scheduler
-from autocall.adapters.suppression import is_suppressed
-from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain.contacts import get_contact
@@ -22,6 +19,9 @@ from autocall.domain.phones import check_dialable
 from autocall.errors import CallNotFound, Conflict, ContactSuppressed, ValidationFailed
 from autocall.models.enums import CallPurpose, CallStatus
 from autocall.observability import logger, metrics
+from autocall.stores import calls as repo
+from autocall.stores.suppression import is_suppressed
+from autocall.stores.tables import CallRow, ContactRow
 
 MAX_AHEAD = timedelta(days=90)
 PAST_TOLERANCE = timedelta(seconds=60)

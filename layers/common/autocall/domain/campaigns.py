@@ -27,12 +27,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from autocall.adapters import calls as calls_repo
-from autocall.adapters import campaigns as repo
-from autocall.adapters import contacts as contacts_repo
 from autocall.adapters import scheduler
-from autocall.adapters.suppression import suppressed_among
-from autocall.adapters.tables import CallRow, CampaignRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain.calls import _ID_NAMESPACE, DUE_NOW, MAX_AHEAD, parse_purpose, schedule_name
@@ -44,6 +39,11 @@ from autocall.domain.windows import CallingWindow, NoCallingWindow, open_stretch
 from autocall.errors import CampaignNotFound, Conflict, ValidationFailed
 from autocall.models.enums import POSITIVE_OUTCOMES, CallStatus, Outcome
 from autocall.observability import count, logger
+from autocall.stores import calls as calls_repo
+from autocall.stores import campaigns as repo
+from autocall.stores import contacts as contacts_repo
+from autocall.stores.suppression import suppressed_among
+from autocall.stores.tables import CallRow, CampaignRow, ContactRow
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 FANOUT_PAGE_SIZE = 500  # contacts read per page (a Scan page for a tag)

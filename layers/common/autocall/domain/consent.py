@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from autocall.adapters import consent as ledger
-from autocall.adapters import contacts as contacts_repo
-from autocall.adapters import suppression
-from autocall.adapters.tables import ConsentRow, ContactRow
 from autocall.clock import now
 from autocall.errors import OptedOut
+from autocall.stores import consent as ledger
+from autocall.stores import contacts as contacts_repo
+from autocall.stores import suppression
+from autocall.stores.tables import ConsentRow, ContactRow
 
 
 class ConsentKind(StrEnum):

@@ -16,8 +16,6 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from autocall.adapters import contacts as repo
-from autocall.adapters.tables import ContactRow
 from autocall.clock import now
 from autocall.domain import consent
 from autocall.domain.consent import ConsentKind, ConsentSource, Evidence
@@ -25,6 +23,8 @@ from autocall.domain.phones import check_dialable, country_of, time_zones_of, to
 from autocall.domain.windows import same_clock
 from autocall.errors import ContactNotFound, ValidationFailed
 from autocall.models.enums import ContactType
+from autocall.stores import contacts as repo
+from autocall.stores.tables import ContactRow
 
 DEFAULT_TIME_ZONE = "America/New_York"  # a number that says nothing of its zone, and no zone given
 # The zone times are said in to a callee whose number spans several (the calling window still holds

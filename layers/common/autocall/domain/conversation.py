@@ -13,9 +13,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from autocall.adapters import calls as repo
-from autocall.adapters.contacts import get_contact
-from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain import consent, twiml
@@ -24,6 +21,9 @@ from autocall.domain.contacts import callee_time_zone
 from autocall.domain.pacing import release_dial_slot
 from autocall.models.enums import AgentActionKind, CallPurpose, CallStatus, Outcome
 from autocall.observability import count, logger
+from autocall.stores import calls as repo
+from autocall.stores.contacts import get_contact
+from autocall.stores.tables import CallRow, ContactRow
 
 MAX_SILENCES = 2
 SAVE_TRIES = 5  # a turn's save loses the version race to a status or AMD callback: read, save again

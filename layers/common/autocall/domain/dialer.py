@@ -12,12 +12,7 @@ from datetime import datetime, timedelta
 from itertools import takewhile
 from typing import Any
 
-from autocall.adapters import calls as repo
 from autocall.adapters import scheduler
-from autocall.adapters.campaigns import get_campaign
-from autocall.adapters.contacts import get_contact
-from autocall.adapters.suppression import is_suppressed
-from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain import twiml
@@ -29,6 +24,11 @@ from autocall.domain.phones import NumberNotDialable, check_dialable
 from autocall.domain.windows import CallingWindow, NoCallingWindow, is_open, next_opening
 from autocall.models.enums import CallStatus
 from autocall.observability import count, logger, mask_phone
+from autocall.stores import calls as repo
+from autocall.stores.campaigns import get_campaign
+from autocall.stores.contacts import get_contact
+from autocall.stores.suppression import is_suppressed
+from autocall.stores.tables import CallRow, ContactRow
 
 LIVE = {
     CallStatus.DIALING.value,

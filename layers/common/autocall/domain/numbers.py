@@ -10,7 +10,7 @@
   rolling 24 h and ``MAX_DIALS_PER_NUMBER_WEEK`` in 7 days (``claim_dial``). A capped dial is
   rescheduled to the moment the number may be dialed again.
 
-Both live on the number's row (adapters/numbers.py), written with a version check: two triggers or
+Both live on the number's row (stores/numbers.py), written with a version check: two triggers or
 two dials racing for one number cannot both pass."""
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from autocall.adapters import calls as calls_repo
-from autocall.adapters import numbers as repo
-from autocall.adapters.tables import CallRow, NumberRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.errors import Conflict
 from autocall.models.enums import CallStatus
+from autocall.stores import calls as calls_repo
+from autocall.stores import numbers as repo
+from autocall.stores.tables import CallRow, NumberRow
 
 MIN_DIAL_GAP = timedelta(minutes=5)  # form posts, bulk and single triggers never ring a phone in a row
 DAY = timedelta(days=1)

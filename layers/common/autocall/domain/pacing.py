@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from autocall.adapters.tables import PacingRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.observability import count, logger
+from autocall.stores.tables import PacingRow
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from autocall.adapters import calls as repo
 from autocall.config import get_settings
 from autocall.observability import logger
+from autocall.stores import calls as repo
 
 
 def start_after_call(call_id: str) -> bool:

@@ -13,13 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from autocall.adapters import calls as calls_repo
-from autocall.adapters import crm as crm_repo
 from autocall.adapters import scheduler
 from autocall.adapters.mail import Attachment, send_email
 from autocall.adapters.notify import publish
-from autocall.adapters.suppression import is_suppressed
-from autocall.adapters.tables import CallRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain import consent
@@ -42,6 +38,10 @@ from autocall.domain.post_call.timing import (
 from autocall.errors import ContactSuppressed
 from autocall.models.enums import CallPurpose, CallStatus, Outcome
 from autocall.observability import logger
+from autocall.stores import calls as calls_repo
+from autocall.stores import crm as crm_repo
+from autocall.stores.suppression import is_suppressed
+from autocall.stores.tables import CallRow
 
 _FOLLOW_UP_NAMESPACE = uuid.UUID("0b6f3f0e-2f4b-4a8e-9d0c-6c1f4f2a9e31")
 BOOKINGS = frozenset({Outcome.DEMO_SCHEDULED, Outcome.APPOINTMENT_CONFIRMED})

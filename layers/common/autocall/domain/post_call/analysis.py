@@ -13,7 +13,6 @@ from collections import Counter
 from statistics import mean
 from typing import Any, Literal
 
-from autocall.adapters.tables import CallRow
 from autocall.config import get_settings
 from autocall.domain.brain.nlu import PAIN_POINTS
 from autocall.domain.brain.prompt_data import data_block
@@ -21,6 +20,7 @@ from autocall.domain.post_call.context import PostCall, amend_call, iso_now, loa
 from autocall.models.enums import CallPurpose, Outcome
 from autocall.observability import logger, metrics
 from autocall.secrets import get_secret
+from autocall.stores.tables import CallRow
 from pydantic import BaseModel, field_validator
 
 LLM_TIMEOUT_S = 20.0

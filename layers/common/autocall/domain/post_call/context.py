@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from autocall.adapters import calls as calls_repo
-from autocall.adapters.campaigns import get_campaign
-from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.domain.contacts import callee_time_zone, callee_time_zones, get_contact
 from autocall.domain.windows import CallingWindow
 from autocall.errors import CallNotFound
 from autocall.models.enums import AgentActionKind, CallPurpose, CallStatus, Outcome
+from autocall.stores import calls as calls_repo
+from autocall.stores.campaigns import get_campaign
+from autocall.stores.tables import CallRow, ContactRow
 
 UNANSWERED = frozenset({Outcome.VOICEMAIL, Outcome.NO_ANSWER, Outcome.BUSY, Outcome.FAILED})
 _STATUS_OUTCOME = {

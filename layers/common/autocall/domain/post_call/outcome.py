@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from autocall.adapters import crm_webhook, events
-from autocall.adapters.tables import CallRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain.calls import format_duration
@@ -16,6 +15,7 @@ from autocall.domain.post_call.analysis import analysis_dict
 from autocall.domain.post_call.context import PostCall, amend_call, iso_now, load
 from autocall.observability import count, logger, metrics, scrub
 from autocall.secrets import get_secret
+from autocall.stores.tables import CallRow
 
 MAX_CAUSE_CHARS = 1000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from autocall.adapters.tables import ConsentRow
+from autocall.stores.tables import ConsentRow
 
 
 def append(row: ConsentRow) -> ConsentRow:

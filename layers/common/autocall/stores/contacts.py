@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from autocall.adapters.tables import ContactRow
 from autocall.clock import now
+from autocall.stores.tables import ContactRow
 from pynamodb.exceptions import PutError
 
 _AMEND_TRIES = 5

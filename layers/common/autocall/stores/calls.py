@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from autocall.adapters.tables import CallRow
 from autocall.clock import now
 from autocall.models.enums import CallStatus
+from autocall.stores.tables import CallRow
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError, UpdateError
 

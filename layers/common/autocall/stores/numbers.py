@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from autocall.adapters.tables import NumberRow
 from autocall.clock import now
+from autocall.stores.tables import NumberRow
 from pynamodb.exceptions import PutError
 
 KEEP_FOR = timedelta(days=100)  # beyond the 90-day horizon of a scheduled call and the 7-day caps

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from autocall.adapters.tables import SuppressionRow
 from autocall.clock import now
+from autocall.stores.tables import SuppressionRow
 from pynamodb.exceptions import DeleteError, PutError
 
 

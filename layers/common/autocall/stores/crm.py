@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from autocall.adapters.tables import CrmRecordRow
 from autocall.clock import now
+from autocall.stores.tables import CrmRecordRow
 from pynamodb.exceptions import PutError
 
 
