@@ -437,7 +437,7 @@ def test_stats_count_outcomes_rates_durations_and_cost(api, carrier):
         CLOCK.advance(timedelta(seconds=1))
         assert dial(api, call.call_id)["action"] == "dialed"
     human, machine, silent = (calls_repo.get_call(c.call_id) for c in calls)
-    calls_repo.update_call(human, [CallRow.outcome.set("renewed")])  # type: ignore[arg-type]  # the brain's
+    calls_repo.save_fields(human, {"outcome": "renewed"})  # type: ignore[arg-type]  # the brain's
     status_callback(api, human, "completed", CallDuration="95", AnsweredBy="human")  # type: ignore[arg-type]
     status_callback(api, machine, "completed", CallDuration="20", AnsweredBy="machine_end_beep")  # type: ignore[arg-type]
     status_callback(api, silent, "no-answer")  # type: ignore[arg-type]

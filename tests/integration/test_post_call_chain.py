@@ -26,12 +26,12 @@ from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.domain.contacts import create_contact
 from autocall.domain.post_call import actions
+from autocall.models.records import Call
 from autocall.secrets import reset_secrets
 from autocall.stores import calls as calls_repo
 from autocall.stores import crm
 from autocall.stores.contacts import get_contact
 from autocall.stores.suppression import is_suppressed
-from autocall.stores.tables import CallRow
 from icalendar import Calendar
 
 from local.carrier import CarrierSimulator
@@ -130,7 +130,7 @@ def finished_call(
     call_id: str | None = None,
 ) -> str:
     call_id = call_id or f"call-{purpose}-{outcome}"
-    row = CallRow(
+    row = Call(
         call_id=call_id,
         contact_id=contact.contact_id,
         purpose=purpose,
@@ -149,7 +149,7 @@ def finished_call(
         reasons=[],
         failures=[],
     )
-    assert calls_repo.insert_call(row)
+    assert calls_repo.new_call(row)
     return call_id
 
 
@@ -178,7 +178,7 @@ def run_chain(call_id: str, attempt: int = 1, name: str | None = None) -> dict[s
     raise AssertionError(f"execution {name} still running")
 
 
-def call(call_id: str) -> CallRow:
+def call(call_id: str) -> Call:
     row = calls_repo.get_call(call_id)
     assert row is not None
     return row

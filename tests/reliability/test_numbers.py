@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from autocall.clock import CLOCK
 from autocall.domain.forms import sign
+from autocall.models.records import Contact
 from autocall.stores.contacts import save_contact
 from autocall.stores.tables import CallRow, ContactRow
 
@@ -314,7 +315,7 @@ def test_allowed_countries_default_to_the_caller_ids_and_hold_at_dial_time(
     )
     # a contact stored before numbers were checked: the dialer refuses it as well
     legacy = save_contact(
-        ContactRow(contact_id="legacy-premium", name="Old", phone="+19005550100", consent=True)
+        Contact(contact_id="legacy-premium", name="Old", phone="+19005550100", consent=True)
     )
     stored = CallRow(call_id="legacy-call", contact_id=legacy.contact_id, purpose="sales_outreach",
                      status="scheduled", scheduled_time="2026-11-25T17:05:00Z",

@@ -38,12 +38,14 @@ from autocall.domain.phones import NumberNotDialable, check_dialable
 from autocall.domain.windows import CallingWindow, NoCallingWindow, open_stretch
 from autocall.errors import CampaignNotFound, Conflict, ValidationFailed
 from autocall.models.enums import POSITIVE_OUTCOMES, CallStatus, Outcome
+from autocall.models.records import Call as CallRow  # records; renamed when its storage code is converted
+from autocall.models.records import Campaign as CampaignRow
+from autocall.models.records import Contact as ContactRow
 from autocall.observability import count, logger
 from autocall.stores import calls as calls_repo
 from autocall.stores import campaigns as repo
 from autocall.stores import contacts as contacts_repo
 from autocall.stores.suppression import suppressed_among
-from autocall.stores.tables import CallRow, CampaignRow, ContactRow
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 FANOUT_PAGE_SIZE = 500  # contacts read per page (a Scan page for a tag)

@@ -23,9 +23,9 @@ from autocall.clock import now
 from autocall.config import get_settings
 from autocall.errors import Conflict
 from autocall.models.enums import CallStatus
+from autocall.models.records import Call, NumberState
 from autocall.stores import calls as calls_repo
 from autocall.stores import numbers as repo
-from autocall.stores.tables import CallRow, NumberRow
 
 MIN_DIAL_GAP = timedelta(minutes=5)  # form posts, bulk and single triggers never ring a phone in a row
 DAY = timedelta(days=1)
@@ -52,7 +52,7 @@ class CallPending(Conflict):
 
 
 def _holder(
-    row: NumberRow, purpose: str, call_id: str, moment: datetime, calls: dict[str, CallRow] | None = None
+    row: NumberState, purpose: str, call_id: str, moment: datetime, calls: dict[str, Call] | None = None
 ) -> str | None:
     """The other call holding the number for ``purpose`` while it is live or scheduled, if any
     (``calls``: the holders already read, else each is read here)."""
@@ -66,7 +66,7 @@ def _holder(
     return None if CallStatus(holder.status).terminal else holder.call_id
 
 
-def _hold(row: NumberRow, purpose: str, call_id: str, moment: datetime) -> None:
+def _hold(row: NumberState, purpose: str, call_id: str, moment: datetime) -> None:
     row.pending = {**(row.pending or {}), purpose: {"call_id": call_id, "at": moment.isoformat()}}
 
 
@@ -174,6 +174,6 @@ def release_dial(phone: str, call_id: str, attempt: int) -> None:
             return
 
 
-def _with_dials(row: NumberRow, dials: list[dict[str, Any]]) -> NumberRow:
+def _with_dials(row: NumberState, dials: list[dict[str, Any]]) -> NumberState:
     row.dials = dials
     return row

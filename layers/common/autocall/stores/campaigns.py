@@ -1,49 +1,64 @@
-"""Data access for the campaigns table and a campaign's scheduled calls page by page."""
+"""The campaigns table: the only code that reads or writes a campaign's row. (A campaign's calls
+are the calls table's: ``stores.calls.scheduled_calls_page``, ``calls_for_campaign``.)"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from autocall.clock import now
-from autocall.models.enums import CallStatus
-from autocall.stores.tables import CallRow, CampaignRow
+from autocall.models.records import Campaign
+from autocall.stores._records import record_of, row_of
+from autocall.stores.calls import (
+    scheduled_calls_page as scheduled_calls_page,  # a campaign's calls, for its sweeps
+)
+from autocall.stores.tables import CampaignRow
 from pynamodb.exceptions import UpdateError
 
 
-def get_campaign(campaign_id: str) -> CampaignRow | None:
+def _campaign(row: CampaignRow) -> Campaign:
+    return record_of(row, Campaign)
+
+
+def get_campaign(campaign_id: str) -> Campaign | None:
     try:
-        return CampaignRow.get(campaign_id, consistent_read=True)
+        return _campaign(CampaignRow.get(campaign_id, consistent_read=True))
     except CampaignRow.DoesNotExist:
         return None
 
 
-def save_campaign(row: CampaignRow) -> CampaignRow:
+def save_campaign(campaign: Campaign) -> Campaign:
+    """Write the campaign whole (under its version): the saved record."""
     moment = now()
+    row = row_of(campaign, CampaignRow)
     if row.created_at is None:
         row.created_at = moment
     row.updated_at = moment
     row.save()
-    return row
+    return _campaign(row)
 
 
-def save_fanout(row: CampaignRow, fanout: dict[str, Any], status: str | None = None) -> bool:
-    """Store the fan-out's progress if nobody changed the campaign since ``row`` was read."""
+def save_fanout(campaign: Campaign, fanout: dict[str, Any], status: str | None = None) -> Campaign | None:
+    """Store the fan-out's progress if nobody changed the campaign since it was read; None if somebody did."""
     actions: list[Any] = [CampaignRow.fanout.set(fanout), CampaignRow.updated_at.set(now())]
     if status is not None:
         actions.append(CampaignRow.status.set(status))
+    row = CampaignRow(campaign_id=campaign.campaign_id)
+    if campaign.version is not None:
+        row.version = campaign.version
     try:
         row.update(actions=actions)
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
+            return None
         raise
-    return True
+    return _campaign(row)
 
 
-def set_status(campaign_id: str, status: str, only_from: tuple[str, ...]) -> CampaignRow | None:
+def set_status(campaign_id: str, status: str, only_from: tuple[str, ...]) -> Campaign | None:
     """Move the campaign to ``status`` if it is in one of ``only_from``; None when it is not."""
-    row = get_campaign(campaign_id)
-    if row is None:
+    try:
+        row = CampaignRow.get(campaign_id, consistent_read=True)
+    except CampaignRow.DoesNotExist:
         return None
     try:
         row.update(
@@ -55,17 +70,4 @@ def set_status(campaign_id: str, status: str, only_from: tuple[str, ...]) -> Cam
         if exc.cause_response_code == "ConditionalCheckFailedException":
             return None
         raise
-    return row
-
-
-def scheduled_calls_page(campaign_id: str, cursor: Any, limit: int) -> tuple[list[CallRow], Any]:
-    """Up to ``limit`` scheduled calls of the campaign in due-time order, after ``cursor`` (the
-    by-campaign index's LastEvaluatedKey); the cursor of the next page, None after the last."""
-    found = CallRow.by_campaign.query(
-        campaign_id,
-        filter_condition=CallRow.status == CallStatus.SCHEDULED.value,
-        limit=limit,
-        last_evaluated_key=cursor or None,
-    )
-    rows = list(found)
-    return rows, found.last_evaluated_key
+    return _campaign(row)

@@ -1,4 +1,5 @@
-"""Data access for the contacts table."""
+"""The contacts table: the only code that reads or writes a contact's row. Reads return ``Contact``
+records; a save checks the version the contact was read at and returns the fresh record."""
 
 from __future__ import annotations
 
@@ -6,87 +7,97 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from autocall.clock import now
+from autocall.models.records import Contact
+from autocall.stores._records import record_of, row_of
 from autocall.stores.tables import ContactRow
 from pynamodb.exceptions import PutError
 
 _AMEND_TRIES = 5
 
 
-def get_contact(contact_id: str) -> ContactRow | None:
+def _contact(row: ContactRow) -> Contact:
+    return record_of(row, Contact)
+
+
+def get_contact(contact_id: str) -> Contact | None:
     try:
-        return ContactRow.get(contact_id, consistent_read=True)
+        return _contact(ContactRow.get(contact_id, consistent_read=True))
     except ContactRow.DoesNotExist:
         return None
 
 
-def find_contact_by_phone(phone: str) -> ContactRow | None:
+def find_contact_by_phone(phone: str) -> Contact | None:
     for row in ContactRow.by_phone.query(phone, limit=1):
-        return row
+        return _contact(row)
     return None
 
 
-def contacts_with_phone(phone: str) -> list[ContactRow]:
-    return list(ContactRow.by_phone.query(phone))
+def contacts_with_phone(phone: str) -> list[Contact]:
+    return [_contact(row) for row in ContactRow.by_phone.query(phone)]
 
 
-def save_contact(row: ContactRow) -> ContactRow:
+def save_contact(contact: Contact) -> Contact:
+    """Write the contact whole, if nobody wrote it since it was read (its version): the saved record.
+    A new contact (no version) is written only if none has its id."""
     moment = now()
+    row = row_of(contact, ContactRow)
     if row.created_at is None:
         row.created_at = moment
     row.updated_at = moment
     row.save()
-    return row
+    return _contact(row)
 
 
-def amend_contact(contact_id: str, amend: Callable[[ContactRow], None]) -> ContactRow | None:
+def amend_contact(contact_id: str, amend: Callable[[Contact], None]) -> Contact | None:
     """Read the contact, apply ``amend``, save under its version; read again and re-apply when
     another writer got there first. None when the contact does not exist."""
     for _ in range(_AMEND_TRIES):
-        row = get_contact(contact_id)
-        if row is None:
+        contact = get_contact(contact_id)
+        if contact is None:
             return None
-        amend(row)
+        amend(contact)
         try:
-            return save_contact(row)
+            return save_contact(contact)
         except PutError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
     raise RuntimeError(f"contact {contact_id} kept changing under {_AMEND_TRIES} attempts to amend it")
 
 
-def list_contacts(tag: str | None = None, limit: int | None = None) -> Iterator[ContactRow]:
+def list_contacts(tag: str | None = None, limit: int | None = None) -> Iterator[Contact]:
     condition = ContactRow.tags.contains(tag) if tag else None
     for index, row in enumerate(ContactRow.scan(filter_condition=condition), start=1):
-        yield row
+        yield _contact(row)
         if limit is not None and index >= limit:
             return
 
 
-def record_interaction(contact_id: str, entry: dict[str, Any], contact_type: str | None) -> ContactRow | None:
+def record_interaction(contact_id: str, entry: dict[str, Any], contact_type: str | None) -> Contact | None:
     """Append one AI interaction and stamp last_contacted (idempotent on entry['call_id'])."""
-    row = get_contact(contact_id)
-    if row is None:
+    contact = get_contact(contact_id)
+    if contact is None:
         return None
-    history = list(row.ai_interaction_history or [])
+    history = list(contact.ai_interaction_history or [])
     if any(item.get("call_id") == entry.get("call_id") for item in history):
-        return row
+        return contact
     history.append(entry)
-    row.ai_interaction_history = history
-    row.last_contacted = now()
+    contact.ai_interaction_history = history
+    contact.last_contacted = now()
     if contact_type:
-        row.contact_type = contact_type
-    return save_contact(row)
+        contact.contact_type = contact_type
+    return save_contact(contact)
 
 
-def get_contacts(contact_ids: list[str], attributes: list[str] | None = None) -> dict[str, ContactRow]:
-    """The contacts among ``contact_ids`` that exist (BatchGetItem; only ``attributes`` when given)."""
+def get_contacts(contact_ids: list[str], attributes: list[str] | None = None) -> dict[str, Contact]:
+    """The contacts among ``contact_ids`` that exist (BatchGetItem; only ``attributes`` when given:
+    the others read as their defaults)."""
     found = ContactRow.batch_get(contact_ids, consistent_read=True, attributes_to_get=attributes)
-    return {row.contact_id: row for row in found}
+    return {row.contact_id: _contact(row) for row in found}
 
 
 def contacts_page(
     tag: str | None, cursor: dict[str, Any] | None, page_size: int, attributes: list[str] | None = None
-) -> tuple[list[ContactRow], dict[str, Any] | None]:
+) -> tuple[list[Contact], dict[str, Any] | None]:
     """One Scan page (``page_size`` contacts read, those with ``tag`` returned, only ``attributes``
     when given) and the cursor of the next page (None after the last)."""
     condition = ContactRow.tags.contains(tag) if tag else None
@@ -98,4 +109,5 @@ def contacts_page(
     )
     pages = scan.page_iter
     page = next(pages)
-    return [ContactRow.from_raw_data(item) for item in page.get("Items", [])], pages.last_evaluated_key
+    contacts = [_contact(ContactRow.from_raw_data(item)) for item in page.get("Items", [])]
+    return contacts, pages.last_evaluated_key

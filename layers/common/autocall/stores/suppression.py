@@ -1,4 +1,4 @@
-"""Data access for the do-not-call (suppression) list, keyed by E.164 number."""
+"""The do-not-call (suppression) list, keyed by E.164 number: the only code that touches its table."""
 
 from __future__ import annotations
 
