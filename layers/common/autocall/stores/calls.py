@@ -6,7 +6,7 @@ version as read, and what the operation's name says), so a caller never reads th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -124,6 +124,7 @@ TURN_ATTRIBUTES = ("call_id", "contact_id", "purpose", "context", "status", "sta
                    "outcome", "twilio_sid", "version")  # fmt: skip
 _TURN_NAMES = {f"#a{index}": name for index, name in enumerate(TURN_ATTRIBUTES)}
 _TURN_PROJECTION = ", ".join(_TURN_NAMES)
+_TURN_FIELDS = tuple((name, CallRow.get_attributes()[name]) for name in TURN_ATTRIBUTES)
 
 
 def _client() -> Any:
@@ -132,7 +133,7 @@ def _client() -> Any:
 
 def get_call_for_turn(call_id: str) -> Call | None:
     """The call as a conversation turn reads it (strongly consistent): only ``TURN_ATTRIBUTES``
-    are read (the others are their defaults), so the record is for reading and for ``save_turn``."""
+    are read (the others are the record's defaults), so it is for reading and for ``save_turn``."""
     response = _client().get_item(
         TableName=CallRow.Meta.table_name,
         Key={"call_id": {"S": call_id}},
@@ -141,7 +142,14 @@ def get_call_for_turn(call_id: str) -> Call | None:
         ExpressionAttributeNames=_TURN_NAMES,
     )
     item = response.get("Item")
-    return _call(CallRow.from_raw_data(item)) if item else None
+    if not item:
+        return None
+    values = {}
+    for name, attribute in _TURN_FIELDS:  # the attributes' own deserializers, without a model instance
+        raw = item.get(name)
+        if raw and "NULL" not in raw:
+            values[name] = attribute.deserialize(attribute.get_value(raw))
+    return Call(**values)
 
 
 def save_turn(
@@ -456,6 +464,19 @@ def _scheduled_at(at: datetime, schedule_name: str | None) -> list[Any]:
     ]
 
 
+# The three steering moves below answer a bool and refresh the ``call`` passed in place, as a row's
+# update did: domain/campaigns' sweeps read it after the move (a resumed call is armed from it).
+# They become ``Call | None`` operations when its storage code is converted (a follow-up).
+
+
+def _refreshed(call: Call, fresh: Call | None) -> bool:
+    if fresh is None:
+        return False
+    for each in fields(Call):
+        object.__setattr__(call, each.name, getattr(fresh, each.name))  # see above: a row's update did
+    return True
+
+
 def hold_scheduled(call: Call, reason: str) -> bool:
     """A scheduled call stays scheduled but loses its schedule (its campaign is paused)."""
     held = _update(
@@ -463,7 +484,7 @@ def hold_scheduled(call: Call, reason: str) -> bool:
         [CallRow.schedule_name.remove(), _reason(call, reason)],
         condition=CallRow.status == CallStatus.SCHEDULED.value,
     )
-    return held is not None
+    return _refreshed(call, held)
 
 
 def rearm_scheduled(call: Call, at: datetime, schedule_name: str | None, reason: str) -> bool:
@@ -477,7 +498,7 @@ def rearm_scheduled(call: Call, at: datetime, schedule_name: str | None, reason:
         ],
         condition=CallRow.status == CallStatus.SCHEDULED.value,
     )
-    return rearmed is not None
+    return _refreshed(call, rearmed)
 
 
 def cancel(call: Call, reason: str) -> Call | None:
@@ -495,5 +516,5 @@ def cancel(call: Call, reason: str) -> Call | None:
 
 
 def cancel_scheduled(call: Call, reason: str) -> bool:
-    """``cancel`` as domain/campaigns' sweeps take it (until its storage is converted)."""
-    return cancel(call, reason) is not None
+    """``cancel`` as domain/campaigns' sweeps take it (until its storage code is converted)."""
+    return _refreshed(call, cancel(call, reason))
