@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from autocall.adapters import crm_webhook
 from autocall.config import reset_settings
+from autocall.integrations import crm_webhook
 
 from tests.integration import test_post_call_chain as post_call_chain
 from tests.integration.test_post_call_chain import GREETING, call, finished_call, run_chain

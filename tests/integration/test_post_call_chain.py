@@ -19,11 +19,6 @@ from typing import Any
 
 import boto3
 import pytest
-from autocall.adapters import calls as calls_repo
-from autocall.adapters import crm
-from autocall.adapters.contacts import get_contact
-from autocall.adapters.suppression import is_suppressed
-from autocall.adapters.tables import CallRow
 from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.domain.contacts import create_contact
@@ -31,7 +26,12 @@ from autocall.domain.post_call import actions
 from autocall.integrations import clients
 from autocall.integrations.twilio.client import reset_telephony
 from autocall.integrations.workflows import execution_name, start_post_call
+from autocall.models.records import Call
 from autocall.secrets import reset_secrets
+from autocall.stores import calls as calls_repo
+from autocall.stores import crm
+from autocall.stores.contacts import get_contact, save_contact
+from autocall.stores.suppression import is_suppressed
 from icalendar import Calendar
 
 from local.carrier import CarrierSimulator
@@ -130,7 +130,7 @@ def finished_call(
     call_id: str | None = None,
 ) -> str:
     call_id = call_id or f"call-{purpose}-{outcome}"
-    row = CallRow(
+    row = Call(
         call_id=call_id,
         contact_id=contact.contact_id,
         purpose=purpose,
@@ -149,7 +149,7 @@ def finished_call(
         reasons=[],
         failures=[],
     )
-    assert calls_repo.insert_call(row)
+    assert calls_repo.new_call(row)
     return call_id
 
 
@@ -178,7 +178,7 @@ def run_chain(call_id: str, attempt: int = 1, name: str | None = None) -> dict[s
     raise AssertionError(f"execution {name} still running")
 
 
-def call(call_id: str) -> CallRow:
+def call(call_id: str) -> Call:
     row = calls_repo.get_call(call_id)
     assert row is not None
     return row
@@ -555,7 +555,7 @@ def test_renewal_negotiation_prepares_the_contract_and_schedules_the_negotiation
     chain: Any, contact: Any
 ) -> None:
     contact.contact_type = "customer"
-    contact.save()
+    save_contact(contact)
     turns = [GREETING, turn(1, "We'd renew if you can do better on price.", "Let's set up a call on terms.",
                             ["negotiate", "price_objection"], ["cost"], 0.1)]  # fmt: skip
     context = {"contract_value": 48000, "renewal_date": "2027-01-01"}

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from autocall.adapters.tables import ALL_TABLES
 from autocall.domain.forms import sign
+from autocall.stores.tables import ALL_TABLES
 
 from tests.reliability.support import COUNTS, NOW, Twilio, live_call, new_contact
 
