@@ -27,7 +27,7 @@ from autocall.integrations.twilio import signature as twilio_signature
 from autocall.integrations.twilio.client import reset_telephony
 from autocall.stores import calls as calls_repo
 from autocall.stores import suppression
-from autocall.stores.campaigns import set_status
+from autocall.stores.campaigns import set_status_if_in
 from autocall.stores.tables import CallRow, PacingRow
 
 from local.carrier import CarrierSimulator
@@ -299,7 +299,7 @@ def test_cancel_ends_every_call_not_dialed_and_the_dialer_refuses_the_campaign(a
     trigger(api, campaign["campaign_id"])
     calls = campaign_calls(campaign["campaign_id"])
     # a call the cancel sweep has not reached yet (the race the dialer guards against)
-    set_status(campaign["campaign_id"], "canceled", ("running",))
+    set_status_if_in(campaign["campaign_id"], "canceled", ("running",))
     assert dial(api, calls[0].call_id) == {
         "call_id": calls[0].call_id,
         "action": "ended",
@@ -307,7 +307,7 @@ def test_cancel_ends_every_call_not_dialed_and_the_dialer_refuses_the_campaign(a
         "twilio_sid": None,
         "at": None,
     }
-    set_status(campaign["campaign_id"], "running", ("canceled",))
+    set_status_if_in(campaign["campaign_id"], "running", ("canceled",))
 
     status, body = api.api("POST", f"/campaigns/{campaign['campaign_id']}/cancel")
 

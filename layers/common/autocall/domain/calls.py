@@ -113,6 +113,45 @@ def prepare_call(
     )
 
 
+def scheduled_call(
+    call_id: str,
+    contact_id: str,
+    purpose: str,
+    context: dict[str, Any],
+    at: datetime,
+    *,
+    schedule_name: str | None = None,
+    campaign_id: str | None = None,
+    fanout_pass: int | None = None,
+    max_attempts: int | None = None,
+    source: str = "api",
+    idempotency_key: str | None = None,
+) -> Call:
+    """A new call, scheduled at ``at`` and not dialed yet: the one place a call record is made
+    (single and bulk triggers, a campaign's fan-out), for ``stores.calls.new_call(s)`` to write."""
+    return Call(
+        call_id=call_id,
+        contact_id=contact_id,
+        purpose=purpose,
+        context=context,
+        status=CallStatus.SCHEDULED.value,
+        scheduled_time=repo.iso(at),
+        schedule_name=schedule_name,
+        campaign_id=campaign_id,
+        fanout_pass=fanout_pass,
+        attempts=0,
+        max_attempts=max_attempts or get_settings().max_attempts,
+        source=source,
+        idempotency_key=idempotency_key,
+        attempt_history=[],
+        turns=[],
+        actions_taken=[],
+        reasons=[],
+        failures=[],
+        memory={},
+    )
+
+
 def place_request(request: CallRequest) -> Call:
     """Write the call and its schedule. Idempotent on the call id.
 
@@ -120,24 +159,16 @@ def place_request(request: CallRequest) -> Call:
     live or scheduled call for it (domain/numbers.py)."""
     claim_pending(request.contact.phone, request.purpose.value, request.call_id, request.field)
     call = repo.new_call(
-        Call(
-            call_id=request.call_id,
-            contact_id=request.contact.contact_id,
-            purpose=request.purpose.value,
-            context=request.context,
-            status=CallStatus.SCHEDULED.value,
-            scheduled_time=repo.iso(request.at),
+        scheduled_call(
+            request.call_id,
+            request.contact.contact_id,
+            request.purpose.value,
+            request.context,
+            request.at,
             campaign_id=request.campaign_id,
-            attempts=0,
-            max_attempts=request.max_attempts or get_settings().max_attempts,
+            max_attempts=request.max_attempts,
             source=request.source,
             idempotency_key=request.idempotency_key,
-            attempt_history=[],
-            turns=[],
-            actions_taken=[],
-            reasons=[],
-            failures=[],
-            memory={},
         )
     )
     if call is None:

@@ -6,7 +6,7 @@ version as read, and what the operation's name says), so a caller never reads th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,9 +101,6 @@ def new_calls(calls: list[Call]) -> list[Call]:
             row.version = 1
             batch.save(row)
     return [_call(row) for row in rows]
-
-
-insert_new_calls = new_calls  # the name domain/campaigns calls (until its storage code is converted)
 
 
 def _new_row(call: Call) -> CallRow:
@@ -464,32 +461,19 @@ def _scheduled_at(at: datetime, schedule_name: str | None) -> list[Any]:
     ]
 
 
-# The three steering moves below answer a bool and refresh the ``call`` passed in place, as a row's
-# update did: domain/campaigns' sweeps read it after the move (a resumed call is armed from it).
-# They become ``Call | None`` operations when its storage code is converted (a follow-up).
-
-
-def _refreshed(call: Call, fresh: Call | None) -> bool:
-    if fresh is None:
-        return False
-    for each in fields(Call):
-        object.__setattr__(call, each.name, getattr(fresh, each.name))  # see above: a row's update did
-    return True
-
-
-def hold_scheduled(call: Call, reason: str) -> bool:
-    """A scheduled call stays scheduled but loses its schedule (its campaign is paused)."""
-    held = _update(
+def hold_scheduled(call: Call, reason: str) -> Call | None:
+    """A scheduled call stays scheduled but loses its schedule (its campaign is paused); only while
+    it is still scheduled."""
+    return _update(
         call,
         [CallRow.schedule_name.remove(), _reason(call, reason)],
         condition=CallRow.status == CallStatus.SCHEDULED.value,
     )
-    return _refreshed(call, held)
 
 
-def rearm_scheduled(call: Call, at: datetime, schedule_name: str | None, reason: str) -> bool:
+def rearm_scheduled(call: Call, at: datetime, schedule_name: str | None, reason: str) -> Call | None:
     """A held call gets its due time (and schedule name) back; only while it is still scheduled."""
-    rearmed = _update(
+    return _update(
         call,
         [
             CallRow.scheduled_time.set(iso(at)),
@@ -498,7 +482,6 @@ def rearm_scheduled(call: Call, at: datetime, schedule_name: str | None, reason:
         ],
         condition=CallRow.status == CallStatus.SCHEDULED.value,
     )
-    return _refreshed(call, rearmed)
 
 
 def cancel(call: Call, reason: str) -> Call | None:
@@ -513,8 +496,3 @@ def cancel(call: Call, reason: str) -> Call | None:
         ],
         condition=CallRow.status == CallStatus.SCHEDULED.value,
     )
-
-
-def cancel_scheduled(call: Call, reason: str) -> bool:
-    """``cancel`` as domain/campaigns' sweeps take it (until its storage code is converted)."""
-    return _refreshed(call, cancel(call, reason))

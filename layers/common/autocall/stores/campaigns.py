@@ -8,9 +8,6 @@ from typing import Any
 from autocall.clock import now
 from autocall.models.records import Campaign
 from autocall.stores._records import record_of, row_of
-from autocall.stores.calls import (
-    scheduled_calls_page as scheduled_calls_page,  # a campaign's calls, for its sweeps
-)
 from autocall.stores.tables import CampaignRow
 from pynamodb.exceptions import UpdateError
 
@@ -37,8 +34,33 @@ def save_campaign(campaign: Campaign) -> Campaign:
     return _campaign(row)
 
 
-def save_fanout(campaign: Campaign, fanout: dict[str, Any], status: str | None = None) -> Campaign | None:
-    """Store the fan-out's progress if nobody changed the campaign since it was read; None if somebody did."""
+# --- the fan-out's progress: each write holds only if nobody changed the campaign since it was read
+# (its version), so two runs never both claim, release or commit a page
+
+
+def start_fanout(campaign: Campaign, fanout: dict[str, Any]) -> Campaign | None:
+    """A new fan-out pass, the campaign running: the fresh campaign; None if it changed since read."""
+    return _save_fanout_unchanged(campaign, fanout, status="running")
+
+
+def claim_page(campaign: Campaign, fanout: dict[str, Any]) -> Campaign | None:
+    """The fan-out with the claim of its next page: the fresh campaign; None if it changed since read."""
+    return _save_fanout_unchanged(campaign, fanout)
+
+
+def release_page(campaign: Campaign, fanout: dict[str, Any]) -> Campaign | None:
+    """The fan-out with its page's claim let go: the fresh campaign; None if it changed since read."""
+    return _save_fanout_unchanged(campaign, fanout)
+
+
+def commit_page(campaign: Campaign, fanout: dict[str, Any]) -> Campaign | None:
+    """The fan-out past a written page: the fresh campaign; None if it changed since read."""
+    return _save_fanout_unchanged(campaign, fanout)
+
+
+def _save_fanout_unchanged(
+    campaign: Campaign, fanout: dict[str, Any], status: str | None = None
+) -> Campaign | None:
     actions: list[Any] = [CampaignRow.fanout.set(fanout), CampaignRow.updated_at.set(now())]
     if status is not None:
         actions.append(CampaignRow.status.set(status))
@@ -54,9 +76,13 @@ def save_fanout(campaign: Campaign, fanout: dict[str, Any], status: str | None =
     return _campaign(row)
 
 
-def set_status(campaign_id: str, status: str, only_from: tuple[str, ...]) -> Campaign | None:
-    """Move the campaign to ``status`` if it is in one of ``only_from``; None when it is not."""
-    try:
+# --- steering --------------------------------------------------------------------------------------
+
+
+def set_status_if_in(campaign_id: str, status: str, only_from: tuple[str, ...]) -> Campaign | None:
+    """Move the campaign to ``status`` if it is in one of ``only_from`` (whatever its version): the
+    fresh campaign; None when it is not (or does not exist)."""
+    try:  # read first: the update moves the version on from the one stored (no version: it would reset)
         row = CampaignRow.get(campaign_id, consistent_read=True)
     except CampaignRow.DoesNotExist:
         return None

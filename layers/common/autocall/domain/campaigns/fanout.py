@@ -22,7 +22,7 @@ from typing import Any
 from autocall.clock import now
 from autocall.domain.calendar.slots import Opening, SlotGrid
 from autocall.domain.calendar.windows import CallingWindow, NoCallingWindow, open_stretch
-from autocall.domain.calls import DUE_NOW, MAX_AHEAD, parse_purpose, schedule_name
+from autocall.domain.calls import DUE_NOW, MAX_AHEAD, parse_purpose, schedule_name, scheduled_call
 from autocall.domain.campaigns.model import CampaignStatus, campaign_call_id, get_campaign
 from autocall.domain.contacts import callee_time_zones
 from autocall.domain.numbers import pending_among
@@ -31,9 +31,7 @@ from autocall.domain.phones import NumberNotDialable, check_dialable
 from autocall.errors import Conflict, ValidationFailed
 from autocall.integrations import scheduler
 from autocall.models.enums import CallStatus
-from autocall.models.records import Call as CallRow
-from autocall.models.records import Campaign as CampaignRow
-from autocall.models.records import Contact as ContactRow
+from autocall.models.records import Call, Campaign, Contact
 from autocall.observability import count, logger
 from autocall.stores import calls as calls_repo
 from autocall.stores import campaigns as repo
@@ -91,6 +89,7 @@ class Fanout:
 class PageResult:
     calls: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    campaign: Campaign | None = None  # as the page's commit wrote it (None: taken over before)
 
 
 def _claim_is_live(claim: dict[str, Any] | None, owner: str) -> bool:
@@ -120,13 +119,14 @@ def trigger_campaign(
         _start_pass(campaign, state, purpose, stagger_minutes, source)
     owner = str(uuid.uuid4())
     page = _run_page(campaign_id, owner)
-    state = Fanout.load(get_campaign(campaign_id).fanout)
+    campaign = page.campaign if page and page.campaign else get_campaign(campaign_id)
+    state = Fanout.load(campaign.fanout)
     assert state is not None
     if not state.done and page is not None and continue_later is not None:
         continue_later(campaign_id)
     return {
         "campaign_id": campaign_id,
-        "status": get_campaign(campaign_id).status,
+        "status": campaign.status,
         "calls": page.calls if page else [],
         "skipped": page.skipped if page else [],
         "fanout": state.summary(),
@@ -134,7 +134,7 @@ def trigger_campaign(
 
 
 def _start_pass(
-    campaign: CampaignRow,
+    campaign: Campaign,
     previous: Fanout | None,
     purpose: str | None,
     stagger_minutes: float | None,
@@ -151,7 +151,7 @@ def _start_pass(
         purpose=call_purpose.value,
         source=source,
     )
-    if not repo.save_fanout(campaign, asdict(state), status=CampaignStatus.RUNNING.value):
+    if repo.start_fanout(campaign, asdict(state)) is None:
         raise Conflict("the campaign changed while its fan-out was starting; try again", "campaign_id")
     logger.info(
         "campaign fan-out started", extra={"campaign_id": campaign.campaign_id, "pass": state.pass_no}
@@ -194,11 +194,13 @@ def _run_page(campaign_id: str, owner: str) -> PageResult | None:
     except Exception:
         _release_claim(campaign_id, owner)
         raise
-    _commit_page(campaign_id, owner, cursor, grid, len(result.calls), by_reason)
+    result.campaign = _commit_page(campaign, owner, cursor, grid, len(result.calls), by_reason)
     return result
 
 
-def _claim_page(campaign_id: str, owner: str) -> tuple[CampaignRow, Fanout, int, bool] | None:
+def _claim_page(campaign_id: str, owner: str) -> tuple[Campaign, Fanout, int, bool] | None:
+    """The campaign as claimed (the fresh record), its fan-out, the page's first slot, and whether
+    the page is written again."""
     for _ in range(5):
         campaign = get_campaign(campaign_id)
         state = Fanout.load(campaign.fanout)
@@ -210,8 +212,9 @@ def _claim_page(campaign_id: str, owner: str) -> tuple[CampaignRow, Fanout, int,
         first = int(state.claim["first"]) if state.claim else max(state.first, state.grid(0).slot_at(now()))
         replay = state.claim is not None
         state.claim = {"owner": owner, "at": now().isoformat(), "first": first}
-        if repo.save_fanout(campaign, asdict(state)):
-            return campaign, state, first, replay
+        claimed = repo.claim_page(campaign, asdict(state))
+        if claimed is not None:
+            return claimed, state, first, replay
     raise Conflict("the campaign keeps changing; its fan-out will resume when triggered again", "campaign_id")
 
 
@@ -223,19 +226,24 @@ def _release_claim(campaign_id: str, owner: str) -> None:
         if state is None or not state.claim or state.claim.get("owner") != owner:
             return
         state.claim = {**state.claim, "owner": None}
-        if repo.save_fanout(campaign, asdict(state)):
+        if repo.release_page(campaign, asdict(state)) is not None:
             return
 
 
 def _commit_page(
-    campaign_id: str, owner: str, cursor: Any, grid: SlotGrid, created: int, by_reason: Counter[str]
-) -> None:
-    for _ in range(10):
-        campaign = get_campaign(campaign_id)
+    claimed: Campaign, owner: str, cursor: Any, grid: SlotGrid, created: int, by_reason: Counter[str]
+) -> Campaign | None:
+    """Move the fan-out past the page: the campaign as committed; None if the page was taken over.
+    Tried first on the campaign as claimed (its version holds unless somebody wrote it since)."""
+    campaign_id = claimed.campaign_id
+    campaign = claimed
+    for tries in range(10):
+        if tries:
+            campaign = get_campaign(campaign_id)
         state = Fanout.load(campaign.fanout)
         if state is None or not state.claim or state.claim.get("owner") != owner:
             logger.warning("fan-out page taken over before its commit", extra={"campaign_id": campaign_id})
-            return
+            return None
         state.claim = None
         state.cursor = cursor
         state.done = cursor is None
@@ -245,15 +253,16 @@ def _commit_page(
         state.taken, state.first = grid.taken, grid.first
         if state.done:
             state.finished_at = now().isoformat()
-        if repo.save_fanout(campaign, asdict(state)):
+        committed = repo.commit_page(campaign, asdict(state))
+        if committed is not None:
             if state.done:
                 summary = state.summary()
                 logger.info("campaign fan-out done", extra={"campaign_id": campaign_id, "fanout": summary})
-            return
+            return committed
     raise Conflict("the campaign keeps changing; its fan-out will resume when triggered again", "campaign_id")
 
 
-def _contacts_page(campaign: CampaignRow, cursor: Any) -> tuple[list[ContactRow | str], Any]:
+def _contacts_page(campaign: Campaign, cursor: Any) -> tuple[list[Contact | str], Any]:
     """The page's contacts in a stable order (an id stands for a contact that no longer exists)."""
     if campaign.contact_ids:
         index = int(cursor or 0)
@@ -267,7 +276,7 @@ def _contacts_page(campaign: CampaignRow, cursor: Any) -> tuple[list[ContactRow 
     return list(rows), last_key
 
 
-def _skip_reason(contact: ContactRow, suppressed: set[str], pending: dict[str, str]) -> str | None:
+def _skip_reason(contact: Contact, suppressed: set[str], pending: dict[str, str]) -> str | None:
     if contact.phone in suppressed:
         return "suppressed"
     if not contact.consent:
@@ -303,7 +312,7 @@ def window_opening(
 
 
 def _write_page(
-    campaign: CampaignRow, state: Fanout, grid: SlotGrid, contacts: list[ContactRow | str], may_exist: bool
+    campaign: Campaign, state: Fanout, grid: SlotGrid, contacts: list[Contact | str], may_exist: bool
 ) -> tuple[PageResult, Counter[str]]:
     moment = now()
     horizon = moment + MAX_AHEAD
@@ -317,8 +326,8 @@ def _write_page(
     pending = pending_among(phones, state.purpose) if phones else {}
     result, by_reason = PageResult(), Counter[str]()
     openings: dict[tuple[tuple[str, ...], str | None], Opening] = {}
-    new_rows: list[CallRow] = []
-    to_arm: list[CallRow] = []
+    new_calls: list[Call] = []
+    to_arm: list[Call] = []
     for contact in contacts:
         contact_id = contact if isinstance(contact, str) else contact.contact_id
         prior = existing.get(call_ids[contact_id])
@@ -340,38 +349,30 @@ def _write_page(
             result.skipped.append({"contact_id": contact_id, "reason": reason or "unknown"})
             continue
         if prior is not None:  # written by a run of this pass that died: keep it, arm it again
-            row = prior
+            call = prior
         else:
             due = max(due, moment)
-            row = CallRow(
-                call_id=call_ids[contact_id],
-                contact_id=contact_id,
-                purpose=state.purpose,
-                context=context,
-                status=CallStatus.SCHEDULED.value,
-                scheduled_time=calls_repo.iso(due),
+            call = scheduled_call(
+                call_ids[contact_id],
+                contact_id,
+                state.purpose,
+                context,
+                due,
                 schedule_name=schedule_name(call_ids[contact_id], due) if due > moment + DUE_NOW else None,
                 campaign_id=campaign.campaign_id,
                 fanout_pass=state.pass_no,
-                attempts=0,
                 max_attempts=int(campaign.max_attempts),
                 source=state.source,
-                attempt_history=[],
-                turns=[],
-                actions_taken=[],
-                reasons=[],
-                failures=[],
-                memory={},
             )
-            new_rows.append(row)
-        if row.status == CallStatus.SCHEDULED.value:
-            to_arm.append(row)
+            new_calls.append(call)
+        if call.status == CallStatus.SCHEDULED.value:
+            to_arm.append(call)
         result.calls.append(
-            {"call_id": row.call_id, "status": row.status, "scheduled_time": row.scheduled_time}
+            {"call_id": call.call_id, "status": call.status, "scheduled_time": call.scheduled_time}
         )
-    _write_and_arm(new_rows, to_arm)
-    if new_rows:
-        count("CallsTriggered", len(new_rows))
+    _write_and_arm(new_calls, to_arm)
+    if new_calls:
+        count("CallsTriggered", len(new_calls))
     return result, by_reason
 
 
@@ -387,30 +388,29 @@ def in_pool(tasks: Iterable[Callable[[], Any]]) -> list[Any]:
     return [future.result() for future in futures]
 
 
-def _write_and_arm(new_rows: list[CallRow], to_arm: list[CallRow]) -> None:
-    """Write new rows in chunks of 25, each chunk followed by its schedules (a row exists before its
-    schedule can fire); calls written earlier are armed again (creating a schedule is idempotent)."""
-    fresh = {row.call_id for row in new_rows}
-    again = [row for row in to_arm if row.call_id not in fresh]
+def _write_and_arm(new_calls: list[Call], to_arm: list[Call]) -> None:
+    """Write new calls in chunks of 25, each chunk followed by its schedules (a call exists before
+    its schedule can fire); calls written earlier are armed again (creating a schedule is idempotent)."""
+    fresh = {call.call_id for call in new_calls}
+    again = [call for call in to_arm if call.call_id not in fresh]
 
-    def chunk_task(rows: list[CallRow]) -> Callable[[], None]:
+    def chunk_task(calls: list[Call]) -> Callable[[], None]:
         def task() -> None:
-            if rows and rows[0].call_id in fresh:
-                calls_repo.insert_new_calls(rows)
-            for row in rows:
-                arm(row)
+            written = calls_repo.new_calls(calls) if calls and calls[0].call_id in fresh else calls
+            for call in written:
+                arm(call)
 
         return task
 
-    chunks = [new_rows[i : i + WRITE_CHUNK] for i in range(0, len(new_rows), WRITE_CHUNK)]
+    chunks = [new_calls[i : i + WRITE_CHUNK] for i in range(0, len(new_calls), WRITE_CHUNK)]
     chunks += [again[i : i + WRITE_CHUNK] for i in range(0, len(again), WRITE_CHUNK)]
-    in_pool(chunk_task(rows) for rows in chunks)
+    in_pool(chunk_task(calls) for calls in chunks)
 
 
-def arm(row: CallRow) -> None:
+def arm(call: Call) -> None:
     """A schedule at the call's due time, or the dialer now when it is due within a minute."""
-    due = datetime.fromisoformat(row.scheduled_time)
-    if row.schedule_name:
-        scheduler.put_one_time_schedule(row.schedule_name, due, {"call_id": row.call_id})
+    due = datetime.fromisoformat(call.scheduled_time)
+    if call.schedule_name:
+        scheduler.put_one_time_schedule(call.schedule_name, due, {"call_id": call.call_id})
     elif due <= now() + DUE_NOW:
-        scheduler.invoke_dialer_now({"call_id": row.call_id})
+        scheduler.invoke_dialer_now({"call_id": call.call_id})

@@ -13,7 +13,7 @@ from typing import Any
 from autocall.config import get_settings
 from autocall.domain.calls import _ID_NAMESPACE, parse_purpose
 from autocall.errors import CampaignNotFound, ValidationFailed
-from autocall.models.records import Campaign as CampaignRow
+from autocall.models.records import Campaign
 from autocall.stores import campaigns as repo
 from autocall.stores import contacts as contacts_repo
 
@@ -47,7 +47,7 @@ def _check_window(window: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def create_campaign(fields: dict[str, Any]) -> CampaignRow:
+def create_campaign(fields: dict[str, Any]) -> Campaign:
     purpose = parse_purpose(fields["purpose"], "purpose")
     contact_ids = list(dict.fromkeys(fields.get("contact_ids") or []))
     tag = fields.get("tag")
@@ -57,7 +57,7 @@ def create_campaign(fields: dict[str, Any]) -> CampaignRow:
     for index, contact_id in enumerate(contact_ids):
         if contact_id not in found:
             raise ValidationFailed(f"contact {contact_id!r} does not exist", f"contact_ids[{index}]")
-    row = CampaignRow(
+    campaign = Campaign(
         campaign_id=str(uuid.uuid4()),
         name=fields["name"],
         purpose=purpose.value,
@@ -70,14 +70,14 @@ def create_campaign(fields: dict[str, Any]) -> CampaignRow:
         status=CampaignStatus.DRAFT.value,
         fanout={},
     )
-    return repo.save_campaign(row)
+    return repo.save_campaign(campaign)
 
 
-def get_campaign(campaign_id: str, field: str = "campaign_id") -> CampaignRow:
-    row = repo.get_campaign(campaign_id)
-    if row is None:
+def get_campaign(campaign_id: str, field: str = "campaign_id") -> Campaign:
+    campaign = repo.get_campaign(campaign_id)
+    if campaign is None:
         raise CampaignNotFound(campaign_id, field)
-    return row
+    return campaign
 
 
 def campaign_call_id(campaign_id: str, contact_id: str) -> str:

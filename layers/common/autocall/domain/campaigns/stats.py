@@ -11,33 +11,32 @@ from autocall.domain.campaigns.fanout import Fanout
 from autocall.domain.campaigns.model import get_campaign
 from autocall.domain.campaigns.steering import is_held
 from autocall.models.enums import POSITIVE_OUTCOMES, CallStatus, Outcome
-from autocall.models.records import Call as CallRow
-from autocall.models.records import Campaign as CampaignRow
+from autocall.models.records import Call, Campaign
 from autocall.pricing import TWILIO_PRICES, CallPrices, call_usage, twilio_cost
 from autocall.stores import calls as calls_repo
 
 
-def campaign_view(row: CampaignRow) -> dict[str, Any]:
+def campaign_view(campaign: Campaign) -> dict[str, Any]:
     by_status: Counter[str] = Counter()
     by_outcome: Counter[str] = Counter()
     held = 0
-    for call in calls_repo.calls_for_campaign(row.campaign_id):
+    for call in calls_repo.calls_for_campaign(campaign.campaign_id):
         by_status[call.status] += 1
         if call.outcome:
             by_outcome[call.outcome] += 1
         held += call.status == CallStatus.SCHEDULED.value and is_held(call)
-    state = Fanout.load(row.fanout)
+    state = Fanout.load(campaign.fanout)
     return {
-        "campaign_id": row.campaign_id,
-        "name": row.name,
-        "purpose": row.purpose,
-        "status": row.status,
-        "contact_ids": row.contact_ids or [],
-        "tag": row.tag,
-        "context": row.context or {},
-        "calling_window": row.calling_window or {},
-        "stagger_minutes": row.stagger_minutes,
-        "max_attempts": int(row.max_attempts),
+        "campaign_id": campaign.campaign_id,
+        "name": campaign.name,
+        "purpose": campaign.purpose,
+        "status": campaign.status,
+        "contact_ids": campaign.contact_ids or [],
+        "tag": campaign.tag,
+        "context": campaign.context or {},
+        "calling_window": campaign.calling_window or {},
+        "stagger_minutes": campaign.stagger_minutes,
+        "max_attempts": int(campaign.max_attempts),
         "counts": {
             "total": sum(by_status.values()),
             "by_status": dict(by_status),
@@ -48,7 +47,7 @@ def campaign_view(row: CampaignRow) -> dict[str, Any]:
     }
 
 
-def _answered(call: CallRow) -> bool:
+def _answered(call: Call) -> bool:
     """A person picked up: the call went live and no machine answered."""
     if call.status not in (CallStatus.IN_PROGRESS.value, CallStatus.COMPLETED.value):
         return False
@@ -56,7 +55,7 @@ def _answered(call: CallRow) -> bool:
     return not machine and call.outcome != Outcome.VOICEMAIL.value
 
 
-def _cost(call: CallRow, answered: bool, prices: CallPrices) -> tuple[float, float, float]:
+def _cost(call: Call, answered: bool, prices: CallPrices) -> tuple[float, float, float]:
     """Voice, speech recognition and AMD, by the one cost rule (``autocall.pricing``)."""
     usage = call_usage(
         call.attempt_history or [],

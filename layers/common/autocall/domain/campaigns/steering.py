@@ -30,8 +30,7 @@ from autocall.domain.contacts import callee_time_zones
 from autocall.domain.pacing import dial_spacing
 from autocall.errors import Conflict
 from autocall.integrations import scheduler
-from autocall.models.records import Call as CallRow
-from autocall.models.records import Campaign as CampaignRow
+from autocall.models.records import Call, Campaign
 from autocall.observability import logger
 from autocall.stores import calls as calls_repo
 from autocall.stores import campaigns as repo
@@ -96,8 +95,10 @@ def pause_campaign(campaign_id: str, sweep_later: SweepLater | None = None) -> d
     campaign = get_campaign(campaign_id)
     if campaign.status == CampaignStatus.CANCELED:
         raise Conflict("the campaign is canceled", "campaign_id")
-    repo.set_status(campaign_id, CampaignStatus.PAUSED, (CampaignStatus.DRAFT, CampaignStatus.RUNNING))
-    return _start_sweep(campaign_id, Steering.PAUSE, sweep_later)
+    paused = repo.set_status_if_in(
+        campaign_id, CampaignStatus.PAUSED, (CampaignStatus.DRAFT, CampaignStatus.RUNNING)
+    )
+    return _start_sweep(paused or get_campaign(campaign_id), Steering.PAUSE, sweep_later)
 
 
 def resume_campaign(
@@ -110,8 +111,8 @@ def resume_campaign(
     campaign = get_campaign(campaign_id)
     if campaign.status == CampaignStatus.CANCELED:
         raise Conflict("the campaign is canceled", "campaign_id")
-    repo.set_status(campaign_id, CampaignStatus.RUNNING, (CampaignStatus.PAUSED,))
-    view = _start_sweep(campaign_id, Steering.RESUME, sweep_later)
+    resumed = repo.set_status_if_in(campaign_id, CampaignStatus.RUNNING, (CampaignStatus.PAUSED,))
+    view = _start_sweep(resumed or get_campaign(campaign_id), Steering.RESUME, sweep_later)
     state = Fanout.load(campaign.fanout)
     if view["status"] == CampaignStatus.RUNNING and state is not None and not state.done and continue_later:
         continue_later(campaign_id)
@@ -121,17 +122,18 @@ def resume_campaign(
 def cancel_campaign(campaign_id: str, sweep_later: SweepLater | None = None) -> dict[str, Any]:
     """End the campaign: every call not dialed yet is canceled and loses its schedule."""
     get_campaign(campaign_id)
-    repo.set_status(
+    canceled = repo.set_status_if_in(
         campaign_id,
         CampaignStatus.CANCELED,
         (CampaignStatus.DRAFT, CampaignStatus.RUNNING, CampaignStatus.PAUSED),
     )
-    return _start_sweep(campaign_id, Steering.CANCEL, sweep_later)
+    return _start_sweep(canceled or get_campaign(campaign_id), Steering.CANCEL, sweep_later)
 
 
-def _start_sweep(campaign_id: str, action: Steering, sweep_later: SweepLater | None) -> dict[str, Any]:
+def _start_sweep(campaign: Campaign, action: Steering, sweep_later: SweepLater | None) -> dict[str, Any]:
     """The campaign's new status at once; its calls follow in ``sweep_later`` (or here, without)."""
-    view = _steering_view(campaign_id)
+    campaign_id = campaign.campaign_id
+    view = _steering_view(campaign)
     if view["status"] != STEERING_STATUS[action]:  # e.g. resuming a campaign never started
         return {**view, "sweep": {"action": action.value, "state": "not_needed"}}
     moment = now()
@@ -161,7 +163,7 @@ def continue_sweep(stored: dict[str, Any], seconds_left: Callable[[], float]) ->
             )
             return {"more": False, "sweep": _sweep_summary(sweep, "overtaken")}
         started = seconds_left()
-        calls, cursor = repo.scheduled_calls_page(sweep.campaign_id, sweep.cursor, STEERING_PAGE_SIZE)
+        calls, cursor = calls_repo.scheduled_calls_page(sweep.campaign_id, sweep.cursor, STEERING_PAGE_SIZE)
         sweep.changed += _STEER[action](campaign, sweep, calls)
         sweep.pages += 1
         sweep.cursor = cursor
@@ -180,27 +182,26 @@ def _sweep_summary(sweep: Sweep, state: str) -> dict[str, Any]:
     return {"action": sweep.action, "state": state, "changed": sweep.changed, "pages": sweep.pages}
 
 
-def _last_steering(call: CallRow) -> str | None:
+def _last_steering(call: Call) -> str | None:
     steering = [r.get("reason") for r in call.reasons or [] if r.get("reason") in (_PAUSED, _RESUMED)]
     return steering[-1] if steering else None
 
 
-def is_held(call: CallRow) -> bool:
+def is_held(call: Call) -> bool:
     """Paused: no schedule, and the last word about it was the pause (a call resumed to be dialed
     at once has no schedule either, and must not be sent to the dialer twice)."""
     return not call.schedule_name and _last_steering(call) == _PAUSED
 
 
-def _unschedule(calls: Iterable[CallRow], move: Callable[[CallRow, str], bool], steering: str) -> int:
+def _unschedule(calls: Iterable[Call], move: Callable[[Call, str], Call | None], steering: str) -> int:
     """Each call moved (held or cancelled) with the steering's reason, then its schedule removed."""
 
-    def unschedule(call: CallRow) -> Callable[[], bool]:
+    def unschedule(call: Call) -> Callable[[], bool]:
         def task() -> bool:
-            name = call.schedule_name  # the move below reads the row back without it
-            if not move(call, steering):
+            if move(call, steering) is None:
                 return False
-            if name:
-                scheduler.delete_schedule(name)
+            if call.schedule_name:  # the schedule the call had as read (the move took it off)
+                scheduler.delete_schedule(call.schedule_name)
             return True
 
         return task
@@ -208,15 +209,15 @@ def _unschedule(calls: Iterable[CallRow], move: Callable[[CallRow, str], bool], 
     return sum(in_pool(unschedule(call) for call in calls))
 
 
-def _pause_page(campaign: CampaignRow, sweep: Sweep, calls: list[CallRow]) -> int:
+def _pause_page(campaign: Campaign, sweep: Sweep, calls: list[Call]) -> int:
     return _unschedule((call for call in calls if not is_held(call)), calls_repo.hold_scheduled, _PAUSED)
 
 
-def _cancel_page(campaign: CampaignRow, sweep: Sweep, calls: list[CallRow]) -> int:
-    return _unschedule(calls, calls_repo.cancel_scheduled, _CANCELED)
+def _cancel_page(campaign: Campaign, sweep: Sweep, calls: list[Call]) -> int:
+    return _unschedule(calls, calls_repo.cancel, _CANCELED)
 
 
-def _resume_page(campaign: CampaignRow, sweep: Sweep, calls: list[CallRow]) -> int:
+def _resume_page(campaign: Campaign, sweep: Sweep, calls: list[Call]) -> int:
     """Held calls get a schedule again: at their own time while it is ahead, in the window and free;
     otherwise at the first free dial slot of the sweep's grid inside the callee's window."""
     moment = now()
@@ -227,7 +228,7 @@ def _resume_page(campaign: CampaignRow, sweep: Sweep, calls: list[CallRow]) -> i
     held = sorted((c for c in calls if is_held(c)), key=lambda c: c.scheduled_time)
     contacts = contacts_repo.get_contacts([c.contact_id for c in held]) if held else {}
     window = CallingWindow.from_config(campaign.calling_window)
-    plan: list[tuple[CallRow, datetime]] = []
+    plan: list[tuple[Call, datetime]] = []
     for call in held:
         contact = contacts.get(call.contact_id)
         due = datetime.fromisoformat(call.scheduled_time)
@@ -240,12 +241,13 @@ def _resume_page(campaign: CampaignRow, sweep: Sweep, calls: list[CallRow]) -> i
         plan.append((call, max(due, moment)))
     sweep.keep_grid(grid)
 
-    def rearm(call: CallRow, due: datetime) -> Callable[[], bool]:
+    def rearm(call: Call, due: datetime) -> Callable[[], bool]:
         def task() -> bool:
             name = schedule_name(call.call_id, due) if due > now() + DUE_NOW else None
-            if not calls_repo.rearm_scheduled(call, due, name, _RESUMED):
+            rearmed = calls_repo.rearm_scheduled(call, due, name, _RESUMED)
+            if rearmed is None:
                 return False
-            arm(call)
+            arm(rearmed)
             return True
 
         return task
@@ -253,18 +255,17 @@ def _resume_page(campaign: CampaignRow, sweep: Sweep, calls: list[CallRow]) -> i
     return sum(in_pool(rearm(call, due) for call, due in plan))
 
 
-_STEER: dict[Steering, Callable[[CampaignRow, Sweep, list[CallRow]], int]] = {
+_STEER: dict[Steering, Callable[[Campaign, Sweep, list[Call]], int]] = {
     Steering.PAUSE: _pause_page,
     Steering.RESUME: _resume_page,
     Steering.CANCEL: _cancel_page,
 }
 
 
-def _steering_view(campaign_id: str) -> dict[str, Any]:
-    campaign = get_campaign(campaign_id)
+def _steering_view(campaign: Campaign) -> dict[str, Any]:
     state = Fanout.load(campaign.fanout)
     return {
-        "campaign_id": campaign_id,
+        "campaign_id": campaign.campaign_id,
         "status": campaign.status,
         "fanout": state.summary() if state else None,
     }
