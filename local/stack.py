@@ -45,37 +45,16 @@ def local_secrets() -> dict[str, Any]:
 
 
 def apply_environment(env: dict[str, str]) -> None:
-    """Set the process environment and make every cached client and setting re-read it."""
+    """Set the process environment and make the parsed settings, the secrets and the tables re-read
+    it (the package's clients key their caches on the environment they are built from)."""
     os.environ.update(env)
     from autocall.config import reset_settings
-    from autocall.integrations import clients, scheduler
     from autocall.secrets import reset_secrets
     from autocall.stores.tables import bind_tables
 
     reset_settings()
     reset_secrets()
     bind_tables()
-    scheduler.reset_clients()
-    clients.reset_clients()
-    for reset in _optional_resets():
-        reset()
-
-
-def _optional_resets() -> list[Any]:
-    resets = []
-    try:
-        from autocall.integrations.twilio.client import reset_telephony
-
-        resets.append(reset_telephony)
-    except ImportError:
-        pass
-    try:
-        from autocall.domain.brain.factory import reset_brain
-
-        resets.append(reset_brain)
-    except ImportError:
-        pass
-    return resets
 
 
 @dataclass

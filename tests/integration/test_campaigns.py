@@ -24,7 +24,6 @@ from autocall.domain.campaigns import fanout
 from autocall.domain.pacing import acquire_dial_slot, release_dial_slot, slot_holders
 from autocall.integrations import scheduler
 from autocall.integrations.twilio import signature as twilio_signature
-from autocall.integrations.twilio.client import reset_telephony
 from autocall.stores import calls as calls_repo
 from autocall.stores import suppression
 from autocall.stores.campaigns import set_status_if_in
@@ -55,9 +54,7 @@ def carrier(api: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[CarrierSimula
     with CarrierSimulator(api.secrets["twilio_auth_token"]) as simulator:
         monkeypatch.setenv("TWILIO_API_BASE_URL", simulator.base_url)
         reset_settings()
-        reset_telephony()
         yield simulator
-    reset_telephony()
 
 
 def limits(monkeypatch: pytest.MonkeyPatch, per_second: int, concurrent: int) -> None:

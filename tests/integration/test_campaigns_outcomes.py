@@ -16,9 +16,7 @@ import pytest
 from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.domain.post_call import actions
-from autocall.integrations import clients
 from autocall.integrations.twilio import signature as twilio_signature
-from autocall.integrations.twilio.client import reset_telephony
 from autocall.integrations.workflows import execution_name, start_post_call
 from autocall.models.enums import CallStatus
 from autocall.models.records import Call
@@ -37,14 +35,10 @@ GROUP = "autocall-calls"
 def line(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The carrier simulator as Twilio's REST API; the test delivers Twilio's webhooks itself."""
     CLOCK.freeze(NOW)
-    clients.reset_clients()
     with CarrierSimulator(aws.secrets["twilio_auth_token"]) as simulator:
         monkeypatch.setenv("TWILIO_API_BASE_URL", simulator.base_url)
         reset_settings()
-        reset_telephony()
         yield aws
-    reset_telephony()
-    clients.reset_clients()
 
 
 def twilio(api: Any, path: str, form: dict[str, str]) -> tuple[int, str]:

@@ -10,7 +10,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 import requests
 from autocall.config import reset_settings
-from autocall.integrations.twilio.client import Telephony, TelephonyError, get_telephony, reset_telephony
+from autocall.integrations.twilio.client import Telephony, TelephonyError, get_telephony
 
 from local.carrier import CarrierSimulator
 from local.carrier.engine import APPLICATION_ERROR, MAX_ROUND_TRIPS
@@ -42,9 +42,7 @@ def telephony(sim: CarrierSimulator, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
     reset_settings()
-    reset_telephony()
     yield get_telephony()
-    reset_telephony()
     reset_settings()
 
 

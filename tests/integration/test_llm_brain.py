@@ -13,7 +13,7 @@ import pytest
 from autocall.config import reset_settings
 from autocall.domain.brain.contract import CallContext, Speaker, Utterance
 from autocall.domain.brain.engine import PlaybookBrain
-from autocall.domain.brain.factory import get_brain, reset_brain
+from autocall.domain.brain.factory import get_brain
 from autocall.domain.brain.llm.brain import BRIDGE_LINE, LlmBrain
 from autocall.domain.brain.llm.tools import tool_specs
 from autocall.domain.brain.purposes import playbook_for
@@ -304,12 +304,9 @@ def test_fake_serves_structured_output_to_parse(fake: FakeOpenAI) -> None:
 
 def test_factory_picks_the_llm_only_with_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    reset_brain()
     assert isinstance(get_brain(), PlaybookBrain)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    reset_brain()
     assert isinstance(get_brain(), LlmBrain) and get_brain() is get_brain()
-    reset_brain()
 
 
 @pytest.mark.parametrize("purpose", list(CallPurpose))

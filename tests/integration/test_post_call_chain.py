@@ -23,8 +23,6 @@ from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.domain.contacts import create_contact
 from autocall.domain.post_call import actions
-from autocall.integrations import clients
-from autocall.integrations.twilio.client import reset_telephony
 from autocall.integrations.workflows import execution_name, start_post_call
 from autocall.models.records import Call
 from autocall.secrets import reset_secrets
@@ -50,9 +48,7 @@ GROUP = "autocall-calls"
 @pytest.fixture
 def chain(aws: Any) -> Iterator[Any]:
     CLOCK.freeze(NOW)
-    clients.reset_clients()
     yield aws
-    clients.reset_clients()
 
 
 @pytest.fixture
@@ -74,9 +70,7 @@ def carrier(chain: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[CarrierSimu
     with CarrierSimulator(chain.secrets["twilio_auth_token"]) as simulator:
         monkeypatch.setenv("TWILIO_API_BASE_URL", simulator.base_url)
         reset_settings()
-        reset_telephony()
         yield simulator
-    reset_telephony()
 
 
 def turn(n: int, utterance: str | None, reply: str, intents: Sequence[str] = (), keywords: Sequence[str] = (),

@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 from autocall.clock import CLOCK
 from autocall.config import reset_settings
-from autocall.domain.brain.factory import reset_brain
-from autocall.integrations.twilio.client import reset_telephony
 
 from local.carrier import CarrierSimulator
 from local.gateway import Gateway
@@ -29,7 +27,6 @@ def twilio(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Twilio]:
     monkeypatch.setenv("POST_CALL_STATE_MACHINE_ARN", "")  # the chain has its own tests below
     monkeypatch.setenv("TWILIO_API_BASE_URL", "http://127.0.0.1:9")  # nothing dials out from here
     reset_settings()
-    reset_telephony()
     CLOCK.freeze(NOW)
     gateway = Gateway(aws.template, aws.registry)
     yield Twilio(gateway, aws.secrets["twilio_auth_token"], "https://api.example.test", aws.secrets)
@@ -46,7 +43,6 @@ def line(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Line]:
     monkeypatch.setenv("TWILIO_API_BASE_URL", carrier.base_url)
     monkeypatch.setenv("POST_CALL_STATE_MACHINE_ARN", "")
     reset_settings()
-    reset_telephony()
     CLOCK.freeze(NOW)
     held = Line(aws, gateway, carrier)
     yield held
@@ -54,7 +50,6 @@ def line(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Line]:
     carrier.wait_idle(20)
     carrier.stop()
     gateway.stop()
-    reset_telephony()
 
 
 @pytest.fixture(scope="session")
@@ -71,11 +66,9 @@ def llm(openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("OPENAI_BASE_URL", openai_server.base_url)
     monkeypatch.setenv("LLM_TURN_DEADLINE_S", "1.5")
     reset_settings()
-    reset_brain()
     yield openai_server
     monkeypatch.delenv("OPENAI_API_KEY")
     reset_settings()
-    reset_brain()
 
 
 @pytest.fixture

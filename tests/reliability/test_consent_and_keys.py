@@ -230,11 +230,9 @@ def test_line_breaks_in_form_fields_never_reach_an_email_header(aws: Aws) -> Non
     """A form's product interest names the demo in the invite's Subject; its name heads the team's
     notification. Line breaks in either stay out of every header, and the e-mails still go."""
     from autocall.clock import CLOCK
-    from autocall.integrations import clients
 
     from tests.integration import test_post_call_chain as chain
 
-    clients.reset_clients()
     for n, (kind, injected) in enumerate(BREAKS.items()):
         CLOCK.freeze(chain.NOW.replace(hour=16))  # 08:00 in Los Angeles: the form's call waits
         fields = form_fields(f"+1415555{n:04d}", name=f"Dana{injected}", email=f"dana{n}@customer.example")

@@ -15,7 +15,6 @@ from autocall.integrations.twilio.client import (
     Telephony,
     TelephonyUnavailable,
     get_telephony,
-    reset_telephony,
 )
 
 from local.carrier import CarrierSimulator
@@ -33,9 +32,7 @@ def telephony(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Telephony, Carr
         monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
         monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "5" * 32)  # the simulator takes any account
         reset_settings()
-        reset_telephony()
         yield get_telephony(), sim
-    reset_telephony()
     reset_settings()
 
 

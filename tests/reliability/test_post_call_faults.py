@@ -33,7 +33,6 @@ STEP_TRIES = 4  # the state machine's Retry: MaxAttempts 3 after the first try
 @pytest.fixture
 def contact(aws: Aws) -> Iterator[Any]:
     CLOCK.freeze(NOW)
-    clients.reset_clients()
     yield create_contact(
         {
             "name": "Dana Whitfield",
@@ -43,7 +42,6 @@ def contact(aws: Aws) -> Iterator[Any]:
             "consent": True,
         }
     )
-    clients.reset_clients()
 
 
 def ses_rejects() -> Any:

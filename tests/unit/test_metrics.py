@@ -17,9 +17,7 @@ from autocall.clock import CLOCK
 from autocall.config import get_settings, reset_settings
 from autocall.domain import conversation
 from autocall.domain.brain.engine import PlaybookBrain
-from autocall.domain.brain.factory import reset_brain
 from autocall.integrations.twilio import signature as twilio_signature
-from autocall.integrations.twilio.client import reset_telephony
 from autocall.observability import metrics
 
 from local.carrier import CarrierSimulator
@@ -77,14 +75,10 @@ def line(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[CarrierSimulator
     monkeypatch.setenv("PUBLIC_BASE_URL", "http://127.0.0.1:9")  # the discard port: refused at once
     monkeypatch.setenv("POST_CALL_STATE_MACHINE_ARN", "")  # no chain running on after the test
     reset_settings()
-    reset_telephony()
-    reset_brain()
     metrics.clear_metrics()
     CLOCK.freeze(NOON_EASTERN)
     yield sim
     sim.stop()
-    reset_telephony()
-    reset_brain()
 
 
 def scheduled_call(aws: Aws, phone: str = "+12125550199", purpose: str = "sales_outreach") -> str:
@@ -211,7 +205,6 @@ def test_llm_turn_emits_its_latency_and_a_failed_one_one_fallback(
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
         reset_settings()
-        reset_brain()
         call_id, sid = answered_call(aws, line)
         fake.enqueue("Great to hear. What challenges are you facing with your current setup?")
         fake.enqueue(status=500)

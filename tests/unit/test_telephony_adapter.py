@@ -18,7 +18,6 @@ from autocall.integrations.twilio.client import (
     TelephonyError,
     TelephonyUnavailable,
     get_telephony,
-    reset_telephony,
 )
 
 from local.carrier import CarrierSimulator
@@ -49,9 +48,7 @@ def telephony(sim: CarrierSimulator, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
     reset_settings()
-    reset_telephony()
     yield get_telephony()
-    reset_telephony()
     reset_settings()
     CLOCK.reset()
 
@@ -81,10 +78,16 @@ def test_create_call_returns_a_sid_and_asks_for_every_status_event_and_async_amd
     assert call.status_callbacks == ["initiated", "ringing", "in-progress", "completed"]
 
 
-def test_the_factory_is_cached_until_reset(telephony: Telephony) -> None:
+def test_the_factory_is_cached_per_configuration(
+    telephony: Telephony, sim: CarrierSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert get_telephony() is telephony
-    reset_telephony()
+    monkeypatch.setenv("TWILIO_API_BASE_URL", sim.base_url + "/")  # the account pointed elsewhere
+    reset_settings()
     assert get_telephony() is not telephony
+    monkeypatch.setenv("TWILIO_API_BASE_URL", sim.base_url)
+    reset_settings()
+    assert get_telephony() is telephony
 
 
 def test_fetch_call_reports_status_start_and_duration(
@@ -132,7 +135,6 @@ def test_find_calls_to_sees_a_call_still_queued_and_hangup_cancels_it(
     with CarrierSimulator(auth_token=TOKEN, account_sid=ACCOUNT, workers=1) as one_line:
         monkeypatch.setenv("TWILIO_API_BASE_URL", one_line.base_url)
         reset_settings()
-        reset_telephony()
         telephony = get_telephony()
         app.hold_status.clear()  # the first call's status callback holds the only worker
         since = now()
@@ -238,12 +240,10 @@ def test_a_wrong_auth_token_is_refused(
     monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "wrong")
     reset_settings()
-    reset_telephony()
     try:
         with pytest.raises(TelephonyError) as caught:
             place(get_telephony(), app)
     finally:
-        reset_telephony()
         reset_settings()
 
     assert (caught.value.code, caught.value.http_status) == (20003, 401)

@@ -4,19 +4,13 @@ to another invocation of itself (the campaigns table is autocall.stores.campaign
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Any
 
+from autocall.integrations.clients import client
 
-@lru_cache(maxsize=1)
+
 def _lambda() -> Any:
-    import boto3  # where first used: most requests never continue a fan-out
-
-    return boto3.client("lambda")
-
-
-def reset_clients() -> None:
-    _lambda.cache_clear()
+    return client("lambda")  # made where first used: most requests never continue a fan-out
 
 
 def continue_fanout_async(function_arn: str, campaign_id: str) -> None:

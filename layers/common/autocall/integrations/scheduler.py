@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from autocall.config import get_settings
+from autocall.integrations.clients import client
 from botocore.exceptions import ClientError
 
 
-@lru_cache(maxsize=1)
 def _scheduler() -> Any:
-    import boto3  # where first used: ~0.2 s of import a cold start that never schedules skips
-
-    return boto3.client("scheduler")
+    return client("scheduler")  # made where first used: a cold start that never schedules skips it
 
 
-@lru_cache(maxsize=1)
 def _lambda() -> Any:
-    import boto3
-
-    return boto3.client("lambda")
-
-
-def reset_clients() -> None:
-    _scheduler.cache_clear()
-    _lambda.cache_clear()
+    return client("lambda")
 
 
 def at_expression(moment: datetime) -> str:

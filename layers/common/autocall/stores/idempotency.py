@@ -17,31 +17,36 @@ from typing import Any
 
 from autocall.config import get_settings
 from autocall.errors import IdempotencyKeyReused, RequestInProgress
+from autocall.integrations.clients import configuration
 
 EXPIRES_AFTER_S = 24 * 3600  # a completed request's answer is replayed for a day
 KEY_PREFIX = "autocall"  # records are "autocall#<sha256 of scope#key>"
 
 
-@lru_cache(maxsize=8)
 def _persistence(table_name: str) -> Any:
+    """The persistence layer for ``table_name`` in this configuration (see ``_persistence_for``)."""
+    settings = get_settings()
+    timeouts = (settings.dynamodb_connect_timeout_s, settings.dynamodb_read_timeout_s)
+    return _persistence_for(table_name, timeouts, configuration("dynamodb"))
+
+
+@lru_cache(maxsize=8)
+def _persistence_for(table_name: str, timeouts: tuple[int, int], aws: tuple[str, ...]) -> Any:
+    """One per table, timeouts and AWS configuration (``integrations.clients.configuration``): one
+    per process on Lambda; a new one where tests or the local stack change the environment."""
     import boto3
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
     from botocore.config import Config
 
-    settings = get_settings()
     dynamodb = boto3.client(
         "dynamodb",
         config=Config(
-            connect_timeout=settings.dynamodb_connect_timeout_s,
-            read_timeout=settings.dynamodb_read_timeout_s,
+            connect_timeout=timeouts[0],
+            read_timeout=timeouts[1],
             retries={"max_attempts": 3, "mode": "standard"},
         ),
     )
     return DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb)
-
-
-def reset_clients() -> None:
-    _persistence.cache_clear()
 
 
 def once(

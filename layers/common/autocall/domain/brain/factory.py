@@ -8,18 +8,18 @@ from autocall.domain.brain.contract import Brain
 from autocall.domain.brain.engine import PlaybookBrain
 
 
-@lru_cache(maxsize=1)
 def get_brain() -> Brain:
+    """The brain for the OpenAI key configured now (one per key: a key set, rotated or removed
+    picks the brain again, without a hook to forget the old one)."""
     from autocall.secrets import get_secret
 
-    api_key = get_secret("openai_api_key").strip()
+    return _brain(get_secret("openai_api_key").strip())
+
+
+@lru_cache(maxsize=4)
+def _brain(api_key: str) -> Brain:
     if api_key:
         from autocall.domain.brain.llm.brain import LlmBrain
 
         return LlmBrain(api_key=api_key)
     return PlaybookBrain()
-
-
-def reset_brain() -> None:
-    """Forget the chosen brain (tests and the local stack change the environment)."""
-    get_brain.cache_clear()

@@ -220,26 +220,19 @@ def _rebasing_http_client(base_url: str) -> TwilioHttpClient:
 
 
 def get_telephony() -> Telephony:
-    """The Twilio client, rebuilt when the auth token changes: the token is read through the
-    secrets cache (five minutes), so a rotated token is used without a redeploy."""
-    return _telephony(get_twilio_auth_token())
+    """The Twilio client, one per account, auth token and API base URL: rebuilt when the token
+    changes (it is read through the secrets cache, five minutes, so a rotated token is used without
+    a redeploy) or where tests and the local stack point the account elsewhere."""
+    settings = get_settings()
+    return _telephony(
+        settings.required("twilio_account_sid"), get_twilio_auth_token(), settings.twilio_api_base_url
+    )
 
 
-@lru_cache(maxsize=2)
-def _telephony(auth_token: str) -> Telephony:
+@lru_cache(maxsize=4)
+def _telephony(sid: str, auth_token: str, base_url: str | None) -> Telephony:
     from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
-    settings = get_settings()
-    http_client = (
-        _rebasing_http_client(settings.twilio_api_base_url)
-        if settings.twilio_api_base_url
-        else TwilioHttpClient(timeout=HTTP_TIMEOUT_S)
-    )
-    sid = settings.required("twilio_account_sid")
+    http_client = _rebasing_http_client(base_url) if base_url else TwilioHttpClient(timeout=HTTP_TIMEOUT_S)
     return Telephony(Client(sid, auth_token, account_sid=sid, http_client=http_client))
-
-
-def reset_telephony() -> None:
-    """Forget the cached client (tests and the local stack change the environment)."""
-    _telephony.cache_clear()
