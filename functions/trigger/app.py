@@ -145,7 +145,7 @@ def trigger_autonomous_call(
 )
 def bulk_autonomous_calls(request: BulkCallsRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
     def act() -> tuple[int, dict[str, Any]]:
-        rows = calls.trigger_bulk([item.model_dump(mode="json") for item in request.calls])
+        rows = calls.trigger_bulk(request.calls)
         return 202, {"count": len(rows), "calls": [calls.call_view(r, full=False) for r in rows]}
 
     return _idempotent("bulk", idempotency_key, request.model_dump(mode="json"), act)
@@ -215,7 +215,7 @@ def close_handoff(
 @app.post("/contacts", responses=_answers(201, ContactResponse, "The contact", 409))
 def create_contact(request: ContactCreateRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
     def act() -> tuple[int, dict[str, Any]]:
-        row = contacts.create_contact(request.model_dump(mode="json"))
+        row = contacts.create_contact(request)
         return 201, contacts.contact_view(row)
 
     return _idempotent("contact", idempotency_key, request.model_dump(mode="json"), act)
@@ -239,7 +239,7 @@ def get_contact(contact_id: Annotated[str, Path(max_length=128)]) -> Response[An
 def update_contact(
     contact_id: Annotated[str, Path(max_length=128)], request: ContactUpdateRequest
 ) -> Response[Any]:
-    row = contacts.update_contact(contact_id, request.model_dump(mode="json", exclude_unset=True))
+    row = contacts.update_contact(contact_id, request)
     return json_response(200, contacts.contact_view(row))
 
 
@@ -276,7 +276,7 @@ def record_consent(
 @app.post("/campaigns", responses=_answers(201, CampaignResponse, "The campaign, in draft", 409))
 def create_campaign(request: CampaignCreateRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
     def act() -> tuple[int, dict[str, Any]]:
-        row = campaigns.create_campaign(request.model_dump(mode="json"))
+        row = campaigns.create_campaign(request)
         return 201, campaigns.campaign_view(row)
 
     return _idempotent("campaign-create", idempotency_key, request.model_dump(mode="json"), act)

@@ -11,6 +11,7 @@ import pytest
 from autocall.clock import CLOCK
 from autocall.domain.contacts import create_contact
 from autocall.integrations import clients
+from autocall.models.api import ContactCreateRequest
 from autocall.stores import contacts as contacts_repo
 from autocall.stores import crm as crm_repo
 
@@ -35,13 +36,15 @@ def contact(aws: Aws) -> Iterator[Any]:
     CLOCK.freeze(NOW)
     clients.reset_clients()
     yield create_contact(
-        {
-            "name": "Dana Whitfield",
-            "phone": "+14155550188",
-            "email": EMAIL,
-            "company": "TechCorp",
-            "consent": True,
-        }
+        ContactCreateRequest.model_validate(
+            {
+                "name": "Dana Whitfield",
+                "phone": "+14155550188",
+                "email": EMAIL,
+                "company": "TechCorp",
+                "consent": True,
+            }
+        )
     )
     clients.reset_clients()
 
