@@ -192,10 +192,18 @@ class SkippedContact(BaseModel):
     reason: str
 
 
+class CampaignCall(BaseModel):
+    """A call of the fan-out's first page, written now or found from an earlier pass."""
+
+    call_id: str
+    status: CallStatus
+    scheduled_time: str
+
+
 class CampaignTriggerResponse(BaseModel):
     campaign_id: str
     status: str
-    calls: list[dict[str, Any]]
+    calls: list[CampaignCall]
     skipped: list[SkippedContact]
     fanout: FanoutView
 
@@ -282,6 +290,10 @@ class CampaignCounts(BaseModel):
     by_outcome: dict[str, int]
 
 
+class CampaignViewCounts(CampaignCounts):
+    held: int  # scheduled calls a pause took the schedule of
+
+
 class CampaignResponse(BaseModel):
     campaign_id: str
     name: str
@@ -293,7 +305,7 @@ class CampaignResponse(BaseModel):
     calling_window: dict[str, Any]
     stagger_minutes: float
     max_attempts: int
-    counts: dict[str, Any]
+    counts: CampaignViewCounts
     fanout: FanoutView | None
 
 
