@@ -355,7 +355,13 @@ def cancel_campaign(
             "description": "The number opted out",
             "content": {"application/json": {"model": FormOptOutResponse}},
         },
-        **_answers(202, FormCallResponse, "The visitor will be called", 401, 409),
+        **{
+            code: answer
+            for code, answer in _answers(
+                202, FormCallResponse, "The visitor will be called", 401, 409
+            ).items()
+            if code != 403  # no authorizer on this route
+        },
     },
 )
 def submit_form(form_id: Annotated[str, Path(max_length=64)]) -> Response[Any]:
