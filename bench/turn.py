@@ -74,14 +74,15 @@ class Conversations:
     def _new_call(self) -> None:
         from autocall.clock import now
         from autocall.domain.contacts import create_contact
+        from autocall.models.api import ContactCreateRequest
         from autocall.models.records import Call
         from autocall.stores import calls as repo
 
         self.calls += 1
         number = f"+1212555{self.calls % 10000:04d}"
         contact = create_contact(
-            {"name": "John Smith", "phone": number, "company": "TechCorp", "consent": True,
-             "time_zone": "America/New_York"}
+            ContactCreateRequest(name="John Smith", phone=number, company="TechCorp", consent=True,
+                                 time_zone="America/New_York")
         )  # fmt: skip
         self.call_id = f"bench-{uuid.uuid4().hex[:12]}"
         self.sid = f"CA{uuid.uuid4().hex}"

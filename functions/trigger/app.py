@@ -15,22 +15,72 @@ from autocall.http import error_response, json_response, undecodable_body, valid
 from autocall.integrations.lambdas import continue_fanout_async, continue_sweep_async
 from autocall.models.api import (
     BulkCallsRequest,
+    BulkCallsResponse,
+    CallResponse,
+    CallStatusResponse,
+    CallSummaryResponse,
     CampaignCreateRequest,
+    CampaignResponse,
+    CampaignStatsResponse,
+    CampaignSteeringResponse,
     CampaignTriggerRequest,
+    CampaignTriggerResponse,
+    ConsentRecordedResponse,
     ConsentRequest,
+    ConsentResponse,
     ContactCreateRequest,
+    ContactListResponse,
+    ContactResponse,
     ContactUpdateRequest,
+    ErrorResponse,
+    FormCallResponse,
+    FormOptOutResponse,
     HandoffCloseRequest,
     TriggerCallRequest,
 )
 from autocall.observability import logger, metrics, tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
 app = APIGatewayRestResolver(enable_validation=True)
+app.configure_openapi(
+    title="autocall API",
+    version="1.0.0",
+    security_schemes={"bearerAuth": HTTPBearer(description="the API token (Secrets Manager: api_token)")},
+    security=[{"bearerAuth": []}],
+)
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+_REFUSALS = {
+    400: "The body is not UTF-8 text",
+    401: "No bearer token (or a bad form signature)",
+    403: "The bearer token is not valid",
+    404: "Not found",
+    409: "In conflict with the current state (or the Idempotency-Key's first request still runs)",
+    422: "The request is not valid: the offending field is named",
+    429: "Too many requests (the gateway's throttle)",
+}
+_ALWAYS = (400, 401, 403, 422, 429)  # any operation: the gateway, the authorizer, validation
+
+
+def _answers(
+    status: int, model: type[BaseModel], description: str, *refusals: int
+) -> dict[int, OpenAPIResponse]:
+    """An operation's documented answers: its success body and our error body on its refusals."""
+    answers: dict[int, OpenAPIResponse] = {
+        status: {"description": description, "content": {"application/json": {"model": model}}}
+    }
+    for code in sorted({*_ALWAYS, *refusals}):
+        answers[code] = {
+            "description": _REFUSALS[code],
+            "content": {"application/json": {"model": ErrorResponse}},
+        }
+    return answers
 
 
 @app.exception_handler(AutocallError)
@@ -67,7 +117,10 @@ def _continue_sweep() -> Callable[[dict[str, Any]], None]:
 # --- the seed's call endpoints -------------------------------------------------------------
 
 
-@app.post("/calls/api/calls/trigger_autonomous_call/")
+@app.post(
+    "/calls/api/calls/trigger_autonomous_call/",
+    responses=_answers(202, CallSummaryResponse, "The call is scheduled", 404, 409),
+)
 def trigger_autonomous_call(
     request: TriggerCallRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
@@ -86,16 +139,22 @@ def trigger_autonomous_call(
     return _idempotent("trigger", idempotency_key, request.model_dump(mode="json"), act)
 
 
-@app.post("/calls/api/calls/bulk_autonomous_calls/")
+@app.post(
+    "/calls/api/calls/bulk_autonomous_calls/",
+    responses=_answers(202, BulkCallsResponse, "Every call is scheduled", 404, 409),
+)
 def bulk_autonomous_calls(request: BulkCallsRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
     def act() -> tuple[int, dict[str, Any]]:
-        rows = calls.trigger_bulk([item.model_dump(mode="json") for item in request.calls])
+        rows = calls.trigger_bulk(request.calls)
         return 202, {"count": len(rows), "calls": [calls.call_view(r, full=False) for r in rows]}
 
     return _idempotent("bulk", idempotency_key, request.model_dump(mode="json"), act)
 
 
-@app.post("/calls/api/calls/trigger_campaign_calls/")
+@app.post(
+    "/calls/api/calls/trigger_campaign_calls/",
+    responses=_answers(202, CampaignTriggerResponse, "The fan-out started", 404, 409),
+)
 def trigger_campaign_calls(
     request: CampaignTriggerRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
@@ -111,7 +170,10 @@ def trigger_campaign_calls(
     return _idempotent("campaign", idempotency_key, request.model_dump(mode="json"), act)
 
 
-@app.get("/calls/api/calls/autonomous_call_status/")
+@app.get(
+    "/calls/api/calls/autonomous_call_status/",
+    responses=_answers(200, CallStatusResponse, "The contact's recent calls", 404),
+)
 def autonomous_call_status(
     contact_id: Annotated[str, Query(min_length=1, max_length=128)],
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -119,17 +181,20 @@ def autonomous_call_status(
     return json_response(200, calls.status_for_contact(contact_id, limit))
 
 
-@app.get("/calls/<call_id>")
+@app.get("/calls/<call_id>", responses=_answers(200, CallResponse, "The call", 404))
 def get_call(call_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
     return json_response(200, calls.call_view(calls.get_call(call_id)))
 
 
-@app.delete("/calls/<call_id>")
+@app.delete("/calls/<call_id>", responses=_answers(200, CallResponse, "The call, canceled", 404, 409))
 def cancel_call(call_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
     return json_response(200, calls.call_view(calls.cancel_call(call_id)))
 
 
-@app.post("/calls/<call_id>/handoff/close")
+@app.post(
+    "/calls/<call_id>/handoff/close",
+    responses=_answers(200, CallResponse, "The call, its follow-up closed", 404, 409),
+)
 def close_handoff(
     call_id: Annotated[str, Path(max_length=128)],
     request: Annotated[HandoffCloseRequest | None, Body()] = None,
@@ -147,16 +212,16 @@ def close_handoff(
 # --- contacts ---------------------------------------------------------------------------------
 
 
-@app.post("/contacts")
+@app.post("/contacts", responses=_answers(201, ContactResponse, "The contact", 409))
 def create_contact(request: ContactCreateRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
     def act() -> tuple[int, dict[str, Any]]:
-        row = contacts.create_contact(request.model_dump(mode="json"))
+        row = contacts.create_contact(request)
         return 201, contacts.contact_view(row)
 
     return _idempotent("contact", idempotency_key, request.model_dump(mode="json"), act)
 
 
-@app.get("/contacts")
+@app.get("/contacts", responses=_answers(200, ContactListResponse, "Contacts"))
 def list_contacts(
     tag: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -165,25 +230,30 @@ def list_contacts(
     return json_response(200, {"contacts": [contacts.contact_view(r) for r in rows], "count": len(rows)})
 
 
-@app.get("/contacts/<contact_id>")
+@app.get("/contacts/<contact_id>", responses=_answers(200, ContactResponse, "The contact", 404))
 def get_contact(contact_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
     return json_response(200, contacts.contact_view(contacts.get_contact(contact_id)))
 
 
-@app.patch("/contacts/<contact_id>")
+@app.patch("/contacts/<contact_id>", responses=_answers(200, ContactResponse, "The contact", 404, 409))
 def update_contact(
     contact_id: Annotated[str, Path(max_length=128)], request: ContactUpdateRequest
 ) -> Response[Any]:
-    row = contacts.update_contact(contact_id, request.model_dump(mode="json", exclude_unset=True))
+    row = contacts.update_contact(contact_id, request)
     return json_response(200, contacts.contact_view(row))
 
 
-@app.get("/contacts/<contact_id>/consent")
+@app.get(
+    "/contacts/<contact_id>/consent", responses=_answers(200, ConsentResponse, "The contact's consent", 404)
+)
 def get_consent(contact_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
     return json_response(200, consent.consent_view(contacts.get_contact(contact_id)))
 
 
-@app.post("/contacts/<contact_id>/consent")
+@app.post(
+    "/contacts/<contact_id>/consent",
+    responses=_answers(201, ConsentRecordedResponse, "The consent, recorded", 404, 409),
+)
 def record_consent(
     contact_id: Annotated[str, Path(max_length=128)],
     request: ConsentRequest,
@@ -203,26 +273,32 @@ def record_consent(
 # --- campaigns --------------------------------------------------------------------------------
 
 
-@app.post("/campaigns")
+@app.post("/campaigns", responses=_answers(201, CampaignResponse, "The campaign, in draft", 409))
 def create_campaign(request: CampaignCreateRequest, idempotency_key: IdempotencyKey = None) -> Response[Any]:
     def act() -> tuple[int, dict[str, Any]]:
-        row = campaigns.create_campaign(request.model_dump(mode="json"))
+        row = campaigns.create_campaign(request)
         return 201, campaigns.campaign_view(row)
 
     return _idempotent("campaign-create", idempotency_key, request.model_dump(mode="json"), act)
 
 
-@app.get("/campaigns/<campaign_id>")
+@app.get("/campaigns/<campaign_id>", responses=_answers(200, CampaignResponse, "The campaign", 404))
 def get_campaign(campaign_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
     return json_response(200, campaigns.campaign_view(campaigns.get_campaign(campaign_id)))
 
 
-@app.get("/campaigns/<campaign_id>/stats")
+@app.get(
+    "/campaigns/<campaign_id>/stats",
+    responses=_answers(200, CampaignStatsResponse, "The campaign's stats", 404),
+)
 def campaign_stats(campaign_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
     return json_response(200, campaigns.campaign_stats(campaign_id))
 
 
-@app.post("/campaigns/<campaign_id>/pause")
+@app.post(
+    "/campaigns/<campaign_id>/pause",
+    responses=_answers(202, CampaignSteeringResponse, "Paused; its calls follow", 404, 409),
+)
 def pause_campaign(
     campaign_id: Annotated[str, Path(max_length=128)], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
@@ -235,7 +311,10 @@ def pause_campaign(
     )
 
 
-@app.post("/campaigns/<campaign_id>/resume")
+@app.post(
+    "/campaigns/<campaign_id>/resume",
+    responses=_answers(202, CampaignSteeringResponse, "Running; its calls follow", 404, 409),
+)
 def resume_campaign(
     campaign_id: Annotated[str, Path(max_length=128)], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
@@ -249,7 +328,10 @@ def resume_campaign(
     )
 
 
-@app.post("/campaigns/<campaign_id>/cancel")
+@app.post(
+    "/campaigns/<campaign_id>/cancel",
+    responses=_answers(202, CampaignSteeringResponse, "Canceled; its calls follow", 404, 409),
+)
 def cancel_campaign(
     campaign_id: Annotated[str, Path(max_length=128)], idempotency_key: IdempotencyKey = None
 ) -> Response[Any]:
@@ -265,7 +347,23 @@ def cancel_campaign(
 # --- the web-form webhook (HMAC-signed, no bearer token) ---------------------------------------
 
 
-@app.post("/forms/<form_id>")
+@app.post(
+    "/forms/<form_id>",
+    security=[{}],  # no bearer token: HMAC-signed with the form's own secret
+    responses={
+        200: {
+            "description": "The number opted out",
+            "content": {"application/json": {"model": FormOptOutResponse}},
+        },
+        **{
+            code: answer
+            for code, answer in _answers(
+                202, FormCallResponse, "The visitor will be called", 401, 409
+            ).items()
+            if code != 403  # no authorizer on this route
+        },
+    },
+)
 def submit_form(form_id: Annotated[str, Path(max_length=64)]) -> Response[Any]:
     event = app.current_event
     identity = event.request_context.identity
@@ -284,12 +382,21 @@ def submit_form(form_id: Annotated[str, Path(max_length=64)]) -> Response[Any]:
     return json_response(status, body)
 
 
-@app.get("/openapi.json")
+@app.get(
+    "/openapi.json",
+    responses={
+        200: {
+            "description": "This document (OpenAPI 3)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        **{code: answer for code, answer in _answers(200, ErrorResponse, "").items() if code != 200},
+    },
+)
 def openapi_document() -> Response[Any]:
     return Response(
         status_code=200,
         content_type="application/json",
-        body=app.get_openapi_json_schema(title="autocall API", version="1.0.0"),
+        body=app.get_openapi_json_schema(),
     )
 
 

@@ -8,6 +8,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import Mock
 from urllib.parse import urlencode, urljoin, urlsplit
 from xml.etree import ElementTree
 
@@ -274,6 +275,7 @@ def test_dynamodb_requests_fit_in_the_voice_turn_budget() -> None:
 def test_a_rotated_twilio_token_is_used_once_the_secrets_cache_expires(aws: Any, monkeypatch: Any) -> None:
     from autocall import secrets
     from autocall.integrations.twilio.client import get_telephony
+    from aws_lambda_powertools.utilities.parameters import base as parameters_base
 
     first = get_telephony()
     client = boto3.client("secretsmanager")
@@ -281,7 +283,8 @@ def test_a_rotated_twilio_token_is_used_once_the_secrets_cache_expires(aws: Any,
     values = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
     client.put_secret_value(SecretId=arn, SecretString=json.dumps({**values, "twilio_auth_token": "rotated"}))
     assert get_telephony() is first  # within five minutes: the cached token
-    monkeypatch.setattr(secrets, "_MAX_AGE_S", 0.0)
+    later = datetime.now() + timedelta(seconds=secrets._MAX_AGE_S + 1)
+    monkeypatch.setattr(parameters_base, "datetime", Mock(now=lambda: later))  # Powertools' cache clock
     rotated = get_telephony()
     assert rotated is not first and rotated._client.password == "rotated"
 

@@ -24,6 +24,7 @@ from autocall.config import reset_settings
 from autocall.domain.contacts import create_contact
 from autocall.domain.post_call import actions
 from autocall.integrations.workflows import execution_name, start_post_call
+from autocall.models.api import ContactCreateRequest
 from autocall.models.records import Call
 from autocall.secrets import reset_secrets
 from autocall.stores import calls as calls_repo
@@ -54,13 +55,15 @@ def chain(aws: Any) -> Iterator[Any]:
 @pytest.fixture
 def contact(chain: Any) -> Any:
     return create_contact(
-        {
-            "name": "John Smith",
-            "phone": "+14155550123",
-            "email": "john@techcorp.example",
-            "company": "TechCorp",
-            "consent": True,
-        }
+        ContactCreateRequest.model_validate(
+            {
+                "name": "John Smith",
+                "phone": "+14155550123",
+                "email": "john@techcorp.example",
+                "company": "TechCorp",
+                "consent": True,
+            }
+        )
     )
 
 
@@ -490,7 +493,9 @@ def test_appointment_confirmed_books_invites_and_reminds(chain: Any, contact: An
 
 
 def test_invite_goes_to_the_team_only_when_the_callee_has_no_email(chain: Any) -> None:
-    no_email = create_contact({"name": "Ana Ruiz", "phone": "+14155550188", "consent": True})
+    no_email = create_contact(
+        ContactCreateRequest.model_validate({"name": "Ana Ruiz", "phone": "+14155550188", "consent": True})
+    )
     call_id = finished_call(
         no_email, "appointment_booking", "appointment_confirmed", [GREETING], [slot_action()]
     )

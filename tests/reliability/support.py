@@ -20,6 +20,7 @@ from autocall.domain.calls import place_request, prepare_call
 from autocall.domain.contacts import create_contact
 from autocall.integrations.twilio import twiml
 from autocall.models import prompts
+from autocall.models.api import ContactCreateRequest
 from autocall.models.records import Call
 from autocall.stores import calls as repo
 from pynamodb.models import Model
@@ -40,14 +41,16 @@ def new_number() -> str:
 
 def new_contact(name: str = "Dana Whitfield", phone: str | None = None, **fields: Any) -> Any:
     return create_contact(
-        {
-            "name": name,
-            "phone": phone or new_number(),
-            "company": "TechCorp",
-            "time_zone": "America/New_York",
-            "consent": True,
-            **fields,
-        }
+        ContactCreateRequest.model_validate(
+            {
+                "name": name,
+                "phone": phone or new_number(),
+                "company": "TechCorp",
+                "time_zone": "America/New_York",
+                "consent": True,
+                **fields,
+            }
+        )
     )
 
 

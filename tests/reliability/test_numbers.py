@@ -522,6 +522,7 @@ def test_the_post_call_chain_books_a_retry_open_in_every_zone(
 ) -> None:
     from autocall.config import reset_settings
     from autocall.domain.contacts import create_contact
+    from autocall.models.api import ContactCreateRequest
 
     from tests.integration.test_post_call_chain import NOW as CHAIN_NOW
     from tests.integration.test_post_call_chain import call, finished_call, run_chain
@@ -530,7 +531,9 @@ def test_the_post_call_chain_books_a_retry_open_in_every_zone(
     aws.registry.refresh_environments()
     reset_settings()
     CLOCK.freeze(CHAIN_NOW)  # 03:00 in Adelaide: the 2-hour retry falls at 05:00 there
-    callee = create_contact({"name": "Kylie", "phone": AU_MOBILE, "consent": True})
+    callee = create_contact(
+        ContactCreateRequest.model_validate({"name": "Kylie", "phone": AU_MOBILE, "consent": True})
+    )
     call_id = finished_call(callee, "sales_outreach", "no_answer", status="no_answer", answered_by=None)
     run_chain(call_id)
     booked = call(call_id)

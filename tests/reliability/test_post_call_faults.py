@@ -11,6 +11,7 @@ import pytest
 from autocall.clock import CLOCK
 from autocall.domain.contacts import create_contact
 from autocall.integrations import clients
+from autocall.models.api import ContactCreateRequest
 from autocall.stores import contacts as contacts_repo
 from autocall.stores import crm as crm_repo
 
@@ -34,13 +35,15 @@ STEP_TRIES = 4  # the state machine's Retry: MaxAttempts 3 after the first try
 def contact(aws: Aws) -> Iterator[Any]:
     CLOCK.freeze(NOW)
     yield create_contact(
-        {
-            "name": "Dana Whitfield",
-            "phone": "+14155550188",
-            "email": EMAIL,
-            "company": "TechCorp",
-            "consent": True,
-        }
+        ContactCreateRequest.model_validate(
+            {
+                "name": "Dana Whitfield",
+                "phone": "+14155550188",
+                "email": EMAIL,
+                "company": "TechCorp",
+                "consent": True,
+            }
+        )
     )
 
 

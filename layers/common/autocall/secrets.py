@@ -3,8 +3,9 @@ when no secret is configured (unit tests).
 
 The secret named by ``SECRETS_ARN`` holds keys: ``api_token``, ``twilio_auth_token``,
 ``openai_api_key``, ``form_secrets`` (a JSON object form_id → HMAC key) and ``crm_webhook_secret``.
-Values are cached for five minutes, so a rotated secret is picked up without a redeploy. A value
-left empty in the secret falls back to its env var, so a developer can set OPENAI_API_KEY locally.
+Values are read with Powertools Parameters and cached for five minutes (``max_age``), so a rotated
+secret is picked up without a redeploy. A value left empty in the secret falls back to its env
+var, so a developer can set OPENAI_API_KEY locally.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 _ENV_FALLBACK = {
     "api_token": "AUTOCALL_API_TOKEN",
@@ -22,28 +25,30 @@ _ENV_FALLBACK = {
     "form_secrets": "FORM_SECRETS",
     "crm_webhook_secret": "CRM_WEBHOOK_SECRET",
 }
-_MAX_AGE_S = 300.0
+_MAX_AGE_S = 300  # seconds a read value is used before the secret is read again
 _lock = threading.Lock()
-# per function (one entry on Lambda; the local stack runs every function in one process, and each
-# reads the secret with its own permissions, as on AWS)
-_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+# A provider (and its cache) per function: one on Lambda; the local stack runs every function in
+# one process, and each reads the secret with its own permissions, as on AWS.
+_providers: dict[str, SecretsProvider] = {}
+
+
+def _provider() -> SecretsProvider:
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+    with _lock:
+        provider = _providers.get(function)
+        if provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            provider = _providers[function] = SecretsProvider()
+        return provider
 
 
 def _load() -> dict[str, Any]:
     arn = os.environ.get("SECRETS_ARN", "")
     if not arn:
         return {key: os.environ.get(env, "") for key, env in _ENV_FALLBACK.items()}
-    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
-    with _lock:
-        cached = _cache.get(function)
-        if cached is not None and time.monotonic() - cached[0] < _MAX_AGE_S:
-            return cached[1]
-        import boto3
-
-        raw = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
-        values = json.loads(raw)
-        _cache[function] = (time.monotonic(), values)
-        return values
+    values = _provider().get(arn, transform="json", max_age=int(_MAX_AGE_S))
+    return values if isinstance(values, dict) else {}
 
 
 def get_secret(name: str) -> str:
@@ -64,5 +69,6 @@ def form_secret(form_id: str) -> str | None:
 
 
 def reset_secrets() -> None:
+    """Forget every function's provider and what it read (the local stack's reset, tests)."""
     with _lock:
-        _cache.clear()
+        _providers.clear()

@@ -17,6 +17,7 @@ from autocall.domain.numbers import CallPending, claim_pending, pending_among
 from autocall.domain.phones import check_dialable
 from autocall.errors import CallNotFound, Conflict, ContactSuppressed, ValidationFailed
 from autocall.integrations import scheduler
+from autocall.models.api import BulkCallItem
 from autocall.models.enums import CallPurpose, CallStatus
 from autocall.models.records import Call, Contact
 from autocall.observability import logger, metrics
@@ -208,7 +209,7 @@ def trigger_call(
     return place_request(prepare_call(contact_id, purpose, context, at, idempotency_key=idempotency_key))
 
 
-def trigger_bulk(items: list[dict[str, Any]]) -> list[Call]:
+def trigger_bulk(items: list[BulkCallItem]) -> list[Call]:
     """Validate every call first; write only when all are valid."""
     if not items:
         raise ValidationFailed("calls must hold at least one call", "calls")
@@ -217,10 +218,10 @@ def trigger_bulk(items: list[dict[str, Any]]) -> list[Call]:
     moment = now()
     requests = [
         prepare_call(
-            item["contact_id"],
-            item["call_purpose"],
-            item.get("context"),
-            moment + timedelta(minutes=float(item.get("delay_minutes") or 0)),
+            item.contact_id,
+            item.call_purpose,
+            item.context,
+            moment + timedelta(minutes=float(item.delay_minutes or 0)),
             field_prefix=f"calls[{index}].",
             source="bulk",
         )

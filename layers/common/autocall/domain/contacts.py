@@ -22,6 +22,7 @@ from autocall.domain.calendar.windows import same_clock
 from autocall.domain.consent import ConsentKind, ConsentSource, Evidence
 from autocall.domain.phones import check_dialable, country_of, time_zones_of, to_e164
 from autocall.errors import ContactNotFound, ValidationFailed
+from autocall.models.api import ContactCreateRequest, ContactUpdateRequest
 from autocall.models.enums import ContactType
 from autocall.models.records import Contact
 from autocall.stores import contacts as repo
@@ -110,34 +111,38 @@ def callee_time_zone(contact: Contact) -> str:
     return contact.time_zone or spoken_zone(contact.phone)
 
 
-def _api_evidence(fields: dict[str, Any]) -> Evidence:
-    return Evidence(ConsentSource.API, text=fields.get("consent_text"))
+def _api_evidence(consent_text: str | None) -> Evidence:
+    return Evidence(ConsentSource.API, text=consent_text)
 
 
-def create_contact(fields: dict[str, Any], evidence: Evidence | None = None) -> Contact:
+def create_contact(
+    request: ContactCreateRequest,
+    evidence: Evidence | None = None,
+    form_submissions: list[dict[str, Any]] | None = None,
+) -> Contact:
     """A new contact; ``consent: true`` is a grant, recorded with ``evidence`` (the API's when not
     given) and refused when the number opted out."""
-    phone = check_dialable(to_e164(fields["phone"]))
-    given = _check_time_zone(fields["time_zone"], phone) if fields.get("time_zone") else None
+    phone = check_dialable(to_e164(request.phone))
+    given = _check_time_zone(request.time_zone, phone) if request.time_zone else None
     row = Contact(
-        contact_id=fields.get("contact_id") or str(uuid.uuid4()),
-        name=fields["name"],
+        contact_id=str(uuid.uuid4()),
+        name=request.name,
         phone=phone,
-        email=fields.get("email"),
-        company=fields.get("company"),
+        email=request.email,
+        company=request.company,
         time_zone=given or spoken_zone(phone),
         time_zone_given=given is not None,
         country=country_of(phone),
-        contact_type=ContactType(fields.get("contact_type") or ContactType.LEAD).value,
-        tags=set(fields.get("tags") or []) or None,
+        contact_type=ContactType(request.contact_type or ContactType.LEAD).value,
+        tags=set(request.tags) or None,
         consent=False,
-        consent_text=fields.get("consent_text"),
-        custom_context=fields.get("custom_context") or {},
-        form_submissions=list(fields.get("form_submissions") or []),
+        consent_text=request.consent_text,
+        custom_context=request.custom_context or {},
+        form_submissions=list(form_submissions or []),
         ai_interaction_history=[],
     )
-    if fields.get("consent"):
-        evidence = evidence or _api_evidence(fields)
+    if request.consent:
+        evidence = evidence or _api_evidence(request.consent_text)
         consent.ensure_not_opted_out(phone, "consent")
         consent.record(phone, ConsentKind.GRANT, evidence, row.contact_id)
         consent.mark_granted(row, evidence)
@@ -151,33 +156,35 @@ def get_contact(contact_id: str, field: str = "contact_id") -> Contact:
     return row
 
 
-def update_contact(contact_id: str, changes: dict[str, Any]) -> Contact:
-    """Change a contact. ``consent: true`` is a grant (refused while the number is opted out),
-    ``consent: false`` an opt-out through the API: both are recorded in the consent ledger."""
+def update_contact(contact_id: str, request: ContactUpdateRequest) -> Contact:
+    """Change a contact: the fields the request sets. ``consent: true`` is a grant (refused while
+    the number is opted out), ``consent: false`` an opt-out through the API: both are recorded in
+    the consent ledger."""
+    given = request.model_fields_set
     row = get_contact(contact_id)
-    if "phone" in changes and changes["phone"] is not None:
-        row.phone = check_dialable(to_e164(changes["phone"]))
+    if request.phone is not None:
+        row.phone = check_dialable(to_e164(request.phone))
         row.country = country_of(row.phone)
         if _given_zone(row, time_zones_of(row.phone)) is None:  # none given, or not one of the new number's
             row.time_zone, row.time_zone_given = spoken_zone(row.phone), False
-    if changes.get("time_zone"):
-        row.time_zone, row.time_zone_given = _check_time_zone(changes["time_zone"], row.phone), True
-    elif "time_zone" in changes:  # null: back to every zone of the number
+    if request.time_zone:
+        row.time_zone, row.time_zone_given = _check_time_zone(request.time_zone, row.phone), True
+    elif "time_zone" in given:  # null: back to every zone of the number
         row.time_zone, row.time_zone_given = spoken_zone(row.phone), False
     for name in ("name", "email", "company", "consent_text", "custom_context"):
-        if changes.get(name) is not None:
-            setattr(row, name, changes[name])
-    if changes.get("contact_type") is not None:
-        row.contact_type = ContactType(changes["contact_type"]).value
-    if changes.get("tags") is not None:
-        row.tags = set(changes["tags"]) or None
-    if changes.get("consent") is True and not row.consent:
-        evidence = _api_evidence({"consent_text": changes.get("consent_text") or row.consent_text})
+        if getattr(request, name) is not None:
+            setattr(row, name, getattr(request, name))
+    if request.contact_type is not None:
+        row.contact_type = ContactType(request.contact_type).value
+    if request.tags is not None:
+        row.tags = set(request.tags) or None
+    if request.consent is True and not row.consent:
+        evidence = _api_evidence(request.consent_text or row.consent_text)
         consent.ensure_not_opted_out(row.phone, "consent")
         consent.record(row.phone, ConsentKind.GRANT, evidence, row.contact_id)
         consent.mark_granted(row, evidence)
     saved = repo.save_contact(row)
-    if changes.get("consent") is False:
+    if request.consent is False:
         consent.revoke(saved.phone, Evidence(ConsentSource.API), "opted_out_via_api", saved.contact_id)
         return get_contact(contact_id)
     return saved
@@ -199,19 +206,16 @@ def record_form_submission(fields: dict[str, Any], evidence: Evidence, submissio
     consent.ensure_not_opted_out(phone, "phone")
     existing = repo.find_contact_by_phone(phone)
     if existing is None:
-        return create_contact(
-            {
-                "name": fields["name"],
-                "phone": phone,
-                "email": fields.get("email"),
-                "company": fields.get("company"),
-                "time_zone": fields.get("time_zone"),
-                "consent": True,
-                "consent_text": evidence.text,
-                "form_submissions": [submission],
-            },
-            evidence,
-        )
+        new = ContactCreateRequest(
+            name=fields["name"],
+            phone=phone,
+            email=fields.get("email"),
+            company=fields.get("company"),
+            time_zone=fields.get("time_zone"),
+            consent=True,
+            consent_text=evidence.text,
+        )  # the form's fields passed these rules already (forms.parse_fields)
+        return create_contact(new, evidence, [submission])
     consent.record(phone, ConsentKind.GRANT, evidence, existing.contact_id)
 
     def add_submission(row: Contact) -> None:

@@ -12,11 +12,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from autocall.config import get_settings
 from autocall.domain.calendar.days import callee_local_time
+
+if TYPE_CHECKING:
+    from autocall.models.api import CallingWindowRequest
 
 Zones = str | Iterable[str]  # one IANA name, or every zone the callee can be in
 SEARCH_DAYS = 370  # how far ahead an opening is looked for before the window counts as never open
@@ -41,7 +44,27 @@ class CallingWindow:
     exclude_holidays: bool = False
 
     @classmethod
+    def from_request(cls, window: CallingWindowRequest) -> CallingWindow:
+        """The window a campaign's request asks for (the API model has checked its ``HH:MM``)."""
+        return cls(
+            start=time.fromisoformat(window.start),
+            end=time.fromisoformat(window.end),
+            exclude_weekends=window.exclude_weekends,
+            exclude_holidays=window.exclude_holidays,
+        )
+
+    def stored(self) -> dict[str, Any]:
+        """As a campaign keeps it, and ``from_config`` reads it back."""
+        return {
+            "start": self.start.strftime("%H:%M"),
+            "end": self.end.strftime("%H:%M"),
+            "exclude_weekends": self.exclude_weekends,
+            "exclude_holidays": self.exclude_holidays,
+        }
+
+    @classmethod
     def from_config(cls, window: dict[str, Any] | None = None) -> CallingWindow:
+        """A stored window (a campaign's), the settings' hours filling what it leaves out."""
         settings = get_settings()
         window = window or {}
         return cls(

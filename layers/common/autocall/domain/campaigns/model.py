@@ -5,19 +5,17 @@ cancels it."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from enum import StrEnum
-from typing import Any
 
 from autocall.config import get_settings
+from autocall.domain.calendar.windows import CallingWindow
 from autocall.domain.calls import _ID_NAMESPACE, parse_purpose
 from autocall.errors import CampaignNotFound, ValidationFailed
+from autocall.models.api import CallingWindowRequest, CampaignCreateRequest
 from autocall.models.records import Campaign
 from autocall.stores import campaigns as repo
 from autocall.stores import contacts as contacts_repo
-
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class CampaignStatus(StrEnum):
@@ -27,30 +25,19 @@ class CampaignStatus(StrEnum):
     CANCELED = "canceled"
 
 
-def _check_window(window: dict[str, Any] | None) -> dict[str, Any]:
-    settings = get_settings()
-    window = dict(window or {})
-    start = window.get("start", settings.calling_window_start)
-    end = window.get("end", settings.calling_window_end)
-    for name, value in (("start", start), ("end", end)):
-        if not isinstance(value, str) or not _HHMM.match(value):
-            raise ValidationFailed(f"calling_window.{name} must be HH:MM (24-hour)", f"calling_window.{name}")
-    if start >= end:
+def _window(request: CallingWindowRequest) -> CallingWindow:
+    window = CallingWindow.from_request(request)
+    if window.start >= window.end:
         raise ValidationFailed(
             "calling_window.start must be before calling_window.end", "calling_window.start"
         )
-    return {
-        "start": start,
-        "end": end,
-        "exclude_weekends": bool(window.get("exclude_weekends", False)),
-        "exclude_holidays": bool(window.get("exclude_holidays", False)),
-    }
+    return window
 
 
-def create_campaign(fields: dict[str, Any]) -> Campaign:
-    purpose = parse_purpose(fields["purpose"], "purpose")
-    contact_ids = list(dict.fromkeys(fields.get("contact_ids") or []))
-    tag = fields.get("tag")
+def create_campaign(request: CampaignCreateRequest) -> Campaign:
+    purpose = parse_purpose(request.purpose, "purpose")
+    contact_ids = list(dict.fromkeys(request.contact_ids))
+    tag = request.tag
     if not contact_ids and not tag:
         raise ValidationFailed("give contact_ids or a tag to choose the campaign's contacts", "contact_ids")
     found = contacts_repo.get_contacts(contact_ids) if contact_ids else {}
@@ -59,14 +46,14 @@ def create_campaign(fields: dict[str, Any]) -> Campaign:
             raise ValidationFailed(f"contact {contact_id!r} does not exist", f"contact_ids[{index}]")
     campaign = Campaign(
         campaign_id=str(uuid.uuid4()),
-        name=fields["name"],
+        name=request.name,
         purpose=purpose.value,
         contact_ids=contact_ids,
         tag=tag,
-        context=fields.get("context") or {},
-        calling_window=_check_window(fields.get("calling_window")),
-        stagger_minutes=float(fields.get("stagger_minutes") or 0),
-        max_attempts=int(fields.get("max_attempts") or get_settings().max_attempts),
+        context=request.context or {},
+        calling_window=_window(request.calling_window).stored(),
+        stagger_minutes=float(request.stagger_minutes or 0),
+        max_attempts=int(request.max_attempts or get_settings().max_attempts),
         status=CampaignStatus.DRAFT.value,
         fanout={},
     )
