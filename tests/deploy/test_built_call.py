@@ -43,7 +43,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from local.template import LocalTemplate, load_template
-from tests.deploy import built
+from tests.support import built
 
 SECRETS = {
     "api_token": "deploy-tier-api-token",

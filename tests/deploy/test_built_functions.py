@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local.template import LocalTemplate, load_template
-from tests.deploy import built
+from tests.support import built
 
 
 def template_env(build: Path, logical_id: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ import pytest
 from autocall.adapters import calls as repo
 from autocall.domain import conversation, dialer
 
-from tests.reliability.support import (
+from tests.support.reliability import (
     COUNTS,
     NOW,
     Twilio,

@@ -12,7 +12,7 @@ from autocall.clock import CLOCK
 from autocall.domain import dialer
 from pynamodb.exceptions import UpdateError
 
-from tests.reliability.support import COUNTS, NOW, Line, new_call, new_contact, row, throttled
+from tests.support.reliability import COUNTS, NOW, Line, new_call, new_contact, row, throttled
 
 DUE = NOW + timedelta(minutes=5)
 

@@ -14,8 +14,8 @@ from autocall.clock import CLOCK
 from autocall.domain.contacts import create_contact
 from autocall.integrations import clients
 
-from tests.integration.conftest import Aws
-from tests.integration.test_post_call_chain import (
+from tests.support.aws import Aws
+from tests.support.post_call import (
     DEMO_TURNS,
     NOW,
     finished_call,
@@ -24,7 +24,7 @@ from tests.integration.test_post_call_chain import (
     sent_emails,
     slot_action,
 )
-from tests.reliability.support import COUNTS, row, wire_fault
+from tests.support.reliability import COUNTS, row, wire_fault
 
 EMAIL = "dana.whitfield@techcorp.example"
 STEP_TRIES = 4  # the state machine's Retry: MaxAttempts 3 after the first try

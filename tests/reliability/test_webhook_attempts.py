@@ -22,8 +22,8 @@ from autocall.integrations.twilio.client import Telephony
 from autocall.models.enums import CallStatus
 
 from local.personas import PERSONAS
-from tests.integration.conftest import Aws
-from tests.reliability.support import (
+from tests.support.aws import Aws
+from tests.support.reliability import (
     COUNTS,
     NOW,
     Twilio,

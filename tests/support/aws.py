@@ -1,3 +1,5 @@
+"""moto in-process with every resource of template.yaml: the ``aws`` fixture and what it yields."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -12,7 +14,7 @@ from local.lambdas import FunctionRegistry, route_moto_lambda
 from local.resources import LOCAL_PARAMETERS, configure_moto, create_resources
 from local.stack import apply_environment, local_secrets
 from local.template import LocalTemplate
-from tests.helpers import api_event
+from tests.support.helpers import api_event
 
 
 @dataclass

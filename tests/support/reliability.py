@@ -1,5 +1,6 @@
 """What the reliability tests share: signed Twilio webhooks, a conversation driver, a held line,
-DynamoDB throttling at the wire, EMF parsing and the comparison of call records."""
+DynamoDB throttling at the wire, EMF parsing, snapshots of the tables and the comparison of call
+records."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree
 
 from autocall.adapters import calls as repo
-from autocall.adapters.tables import CallRow
+from autocall.adapters.tables import ALL_TABLES, CallRow
 from autocall.domain.calls import place_request, prepare_call
 from autocall.domain.contacts import create_contact
 from autocall.integrations.twilio import twiml
@@ -32,6 +33,14 @@ COUNTS: Counter[str] = Counter()  # what the suite tried, printed at the end of 
 NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)  # Wednesday, noon in New York
 FORM = "application/x-www-form-urlencoded"
 _numbers = itertools.count(1000)
+
+
+def tables_snapshot() -> dict[str, list[dict[str, Any]]]:
+    """Every item of every table, as DynamoDB holds it."""
+    return {
+        name: sorted(json.dumps(item.serialize(), sort_keys=True, default=str) for item in model.scan())
+        for name, model in ALL_TABLES.items()
+    }
 
 
 def new_number() -> str:

@@ -1,5 +1,4 @@
-"""The few unit tests that drive a handler (tests/unit/test_metrics.py) use moto in-process with the
-template's resources, as the integration tests do."""
+"""The settings every deployed function gets: the ``deployed_identity`` fixture."""
 
 from collections.abc import Iterator
 
@@ -7,7 +6,6 @@ import pytest
 from autocall.config import reset_settings
 
 from local.template import load_template
-from tests.integration.conftest import aws  # noqa: F401
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The whole local stack on free loopback ports, driven over HTTP as a user would."""
+"""The whole local stack on free loopback ports, driven over HTTP as a user would: the session-wide
+``stack`` and the ``api`` client fixtures (imported by the e2e tiers' conftests), the resting clock."""
 
 from __future__ import annotations
 
@@ -80,18 +81,3 @@ def stack() -> Iterator[LocalStack]:
 @pytest.fixture
 def api(stack: LocalStack) -> Client:
     return Client(stack)
-
-
-# --- IAM proven, not assumed --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session", autouse=True)
-def iam_proven(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every AWS call a function makes in this session is checked against that function's policies in
-    the SAM-transformed template; a denied call fails the session naming function, action and
-    resource (every call: .aws-sam-iam-calls.json). Autouse: installed before the stack starts."""
-    from local.template import ROOT
-    from tests.deploy.iam_policy import CALLS_FILE, prove_iam
-
-    with prove_iam(ROOT / CALLS_FILE, request.config):
-        yield

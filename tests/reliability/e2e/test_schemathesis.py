@@ -14,7 +14,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from local.stack import LocalStack
-from tests.reliability.support import COUNTS
+from tests.support.reliability import COUNTS
 
 EXAMPLES = 25  # per operation and generation mode: bounded, so the whole run takes about a minute
 
