@@ -81,7 +81,7 @@ class Peaks:
 
 def make_contacts(count: int, seed: int = 7) -> tuple[list[Any], dict[str, str], set[str]]:
     """Contacts tagged "bench" (1% without consent, 1% on the do-not-call list), their personas."""
-    from autocall.adapters.tables import ContactRow
+    from autocall.stores.tables import ContactRow
 
     rng = random.Random(seed)
     moment = CLOCK.now()
@@ -112,7 +112,7 @@ def make_contacts(count: int, seed: int = 7) -> tuple[list[Any], dict[str, str],
 
 
 def load_contacts(rows: list[Any], suppressed: set[str]) -> None:
-    from autocall.adapters.tables import ContactRow, SuppressionRow
+    from autocall.stores.tables import ContactRow, SuppressionRow
 
     with ContactRow.batch_write() as batch:
         for row in rows:
@@ -175,7 +175,7 @@ def sample_peaks(stack: Any, peaks: Peaks, stop: threading.Event) -> None:
 
 
 def campaign_calls(campaign_id: str) -> list[Any]:
-    from autocall.adapters.tables import CallRow
+    from autocall.stores.tables import CallRow
 
     return list(CallRow.by_campaign.query(campaign_id))
 

@@ -72,7 +72,7 @@ def wait_until(predicate: Any, timeout: float, interval: float = 0.25) -> bool:
 
 def run(stack: Any, api: Api, clocks: tuple[TurnClock, TurnClock], k: int, first: int, timeout: float
         ) -> dict[str, float]:  # fmt: skip
-    from autocall.adapters.calls import get_calls
+    from autocall.stores.calls import get_calls
 
     numbers = [phone_number(first + i) for i in range(k)]
     for number in numbers:

@@ -244,8 +244,6 @@ def llm_tokens(registry: Any, call_id: str) -> tuple[int, int, int]:
     each part built as its function builds it, with that function's settings (its environment)."""
     import copy
 
-    from autocall.adapters.calls import get_call
-    from autocall.adapters.contacts import get_contact
     from autocall.domain.brain.llm.prompt import messages as _messages
     from autocall.domain.brain.llm.tools import tool_specs
     from autocall.domain.brain.memory import load_memory
@@ -254,6 +252,8 @@ def llm_tokens(registry: Any, call_id: str) -> tuple[int, int, int]:
     from autocall.domain.post_call.analysis import _llm_prompt, transcript
     from autocall.domain.post_call.context import load
     from autocall.models.enums import CallPurpose
+    from autocall.stores.calls import get_call
+    from autocall.stores.contacts import get_contact
 
     prompt = completion = calls = 0
     with as_function(registry, "VoiceWebhookFunction"):  # the brain runs in the voice webhook
@@ -286,7 +286,7 @@ def llm_tokens(registry: Any, call_id: str) -> tuple[int, int, int]:
 
 
 def run_call(stack: Any, api: Api, meter: Meter, purpose: str, persona: str, index: int) -> dict[str, Any]:
-    from autocall.adapters.calls import get_call
+    from autocall.stores.calls import get_call
 
     number = phone_number(90_000 + index)
     stack.carrier.register_callee(number, persona, name="John")

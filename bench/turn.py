@@ -72,10 +72,10 @@ class Conversations:
         self._new_call()
 
     def _new_call(self) -> None:
-        from autocall.adapters import calls as repo
-        from autocall.adapters.tables import CallRow
         from autocall.clock import now
         from autocall.domain.contacts import create_contact
+        from autocall.models.records import Call
+        from autocall.stores import calls as repo
 
         self.calls += 1
         number = f"+1212555{self.calls % 10000:04d}"
@@ -85,8 +85,8 @@ class Conversations:
         )  # fmt: skip
         self.call_id = f"bench-{uuid.uuid4().hex[:12]}"
         self.sid = f"CA{uuid.uuid4().hex}"
-        repo.insert_call(
-            CallRow(
+        repo.new_call(
+            Call(
                 call_id=self.call_id, contact_id=contact.contact_id, purpose="sales_outreach",
                 context={"budget_range": "$10k-50k"}, status="ringing", scheduled_time=repo.iso(now()),
                 attempts=1, twilio_sid=self.sid, turns=[], memory={}, attempt_history=[],

@@ -47,10 +47,10 @@ def local_secrets() -> dict[str, Any]:
 def apply_environment(env: dict[str, str]) -> None:
     """Set the process environment and make every cached client and setting re-read it."""
     os.environ.update(env)
-    from autocall.adapters.tables import bind_tables
     from autocall.config import reset_settings
     from autocall.integrations import clients, scheduler
     from autocall.secrets import reset_secrets
+    from autocall.stores.tables import bind_tables
 
     reset_settings()
     reset_secrets()

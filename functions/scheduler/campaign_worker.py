@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from autocall.adapters.campaigns import continue_fanout_async, continue_sweep_async
 from autocall.config import get_settings
 from autocall.domain import campaigns
+from autocall.integrations.lambdas import continue_fanout_async, continue_sweep_async
 from autocall.observability import logger, metrics, tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from autocall.adapters.campaigns import continue_fanout_async, continue_sweep_async
 from autocall.config import get_settings
 from autocall.domain import calls, campaigns, consent, contacts, forms
 from autocall.domain.idempotency import run_once
 from autocall.errors import AutocallError
 from autocall.http import error_response, json_response, undecodable_body, validation_error_response
+from autocall.integrations.lambdas import continue_fanout_async, continue_sweep_async
 from autocall.models.api import (
     BulkCallsRequest,
     CampaignCreateRequest,

@@ -51,7 +51,7 @@ def next_call(api: ApiClient, call: Tracked) -> str | None:
 
 def crm_note(call: Tracked) -> str | None:
     """The call note the post-call chain wrote (the CRM has no public route; read it in-process)."""
-    from autocall.adapters import crm
+    from autocall.stores import crm
 
     row = crm.get_record(call.contact_id, crm.record_id("note", call.call_id))
     return str(row.content) if row is not None and row.content else None

@@ -63,7 +63,7 @@ print(json.dumps({
 # Every import statement of our code, those inside functions too: they run when a call gets there
 # (phonenumbers.timezone on a turn, twilio.rest on a dial, openai on an LLM turn), so importing the
 # modules alone would not notice that the layer build pruned something they need. Then Twilio's
-# REST resources that adapters/telephony.py uses: the Client imports a REST domain on first use.
+# REST resources that integrations/twilio/client.py uses: the Client imports a REST domain on first use.
 CALL_IMPORTS = r"""
 failed = {}
 for module, attributes in names:

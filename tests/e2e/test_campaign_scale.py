@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from autocall.adapters.calls import calls_for_contact
 from autocall.clock import CLOCK
 from autocall.domain.calendar.windows import CallingWindow, is_open
 from autocall.domain.pacing import slot_holders
+from autocall.stores.calls import calls_for_contact
 
 from tests.support.stack import rest_clock
 

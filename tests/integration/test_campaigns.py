@@ -14,15 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from autocall.adapters import calls as calls_repo
-from autocall.adapters import suppression
-from autocall.adapters.campaigns import set_status
-from autocall.adapters.tables import CallRow, PacingRow
 from autocall.clock import CLOCK
 from autocall.domain.calendar.windows import CallingWindow, is_open
 from autocall.domain.campaigns import fanout
 from autocall.domain.pacing import acquire_dial_slot, release_dial_slot, slot_holders
 from autocall.integrations import scheduler
+from autocall.stores import calls as calls_repo
+from autocall.stores import suppression
+from autocall.stores.campaigns import set_status
+from autocall.stores.tables import CallRow, PacingRow
 
 from tests.support import campaigns as builders
 from tests.support.campaigns import (
@@ -345,7 +345,7 @@ def test_stats_count_outcomes_rates_durations_and_cost(api, carrier):
         CLOCK.advance(timedelta(seconds=1))
         assert dial(api, call.call_id)["action"] == "dialed"
     human, machine, silent = (calls_repo.get_call(c.call_id) for c in calls)
-    calls_repo.update_call(human, [CallRow.outcome.set("renewed")])  # type: ignore[arg-type]  # the brain's
+    calls_repo.save_fields(human, {"outcome": "renewed"})  # type: ignore[arg-type]  # the brain's
     status_callback(api, human, "completed", CallDuration="95", AnsweredBy="human")  # type: ignore[arg-type]
     status_callback(api, machine, "completed", CallDuration="20", AnsweredBy="machine_end_beep")  # type: ignore[arg-type]
     status_callback(api, silent, "no-answer")  # type: ignore[arg-type]

@@ -13,8 +13,6 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
-from autocall.adapters import calls as calls_repo
-from autocall.adapters.tables import CallRow
 from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.domain.post_call import actions
@@ -23,6 +21,8 @@ from autocall.integrations.twilio import signature as twilio_signature
 from autocall.integrations.twilio.client import reset_telephony
 from autocall.integrations.workflows import execution_name, start_post_call
 from autocall.models.enums import CallStatus
+from autocall.models.records import Call
+from autocall.stores import calls as calls_repo
 
 from local.carrier import CarrierSimulator
 from local.template import ACCOUNT_ID, REGION
@@ -61,7 +61,7 @@ def new_contact(api: Any, phone: str = "+12125550144") -> str:
     return str(body["contact_id"])
 
 
-def row(call_id: str) -> CallRow:
+def row(call_id: str) -> Call:
     found = calls_repo.get_call(call_id)
     assert found is not None
     return found
@@ -153,28 +153,22 @@ def test_machine_answer_without_amd_callback_is_voicemail_and_retried_with_backo
 def _asked_for_a_callback(call_id: str) -> None:
     """The call ended with the callee asking to be called back (as the voice webhook leaves it)."""
     call = row(call_id)
-    assert calls_repo.update_call(
+    assert calls_repo.save_fields(
         call,
-        [
-            CallRow.status.set(CallStatus.COMPLETED.value),
-            CallRow.status_rank.set(CallStatus.COMPLETED.rank),
-            CallRow.attempts.set(1),
-            CallRow.attempt_history.set(
-                [{"attempt": 1, "started_at": call.scheduled_time, "result": "completed"}]
-            ),
-            CallRow.answered_by.set("human"),
-            CallRow.duration_s.set(40),
-            CallRow.outcome.set("callback_requested"),
-            CallRow.turns.set(
-                [
-                    GREETING,
-                    turn(
-                        1, "I'm busy, call me back later.", "Of course, I'll call back.", ["callback_request"]
-                    ),
-                ]
-            ),
-            CallRow.memory.set({"agent_actions": []}),
-        ],
+        {
+            "status": CallStatus.COMPLETED.value,
+            "status_rank": CallStatus.COMPLETED.rank,
+            "attempts": 1,
+            "attempt_history": [{"attempt": 1, "started_at": call.scheduled_time, "result": "completed"}],
+            "answered_by": "human",
+            "duration_s": 40,
+            "outcome": "callback_requested",
+            "turns": [
+                GREETING,
+                turn(1, "I'm busy, call me back later.", "Of course, I'll call back.", ["callback_request"]),
+            ],
+            "memory": {"agent_actions": []},
+        },
     )
 
 

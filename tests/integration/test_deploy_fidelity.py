@@ -13,8 +13,8 @@ from xml.etree import ElementTree
 
 import boto3
 import pytest
-from autocall.adapters.tables import CallRow
 from autocall.clock import CLOCK
+from autocall.stores.tables import CallRow
 from twilio.request_validator import RequestValidator
 
 from local.lambdas import FunctionRegistry, route_moto_lambda
@@ -257,7 +257,7 @@ def test_a_reschedule_right_after_a_schedule_fired_gets_a_name_of_its_own(aws: A
 
 
 def test_dynamodb_requests_fit_in_the_voice_turn_budget() -> None:
-    from autocall.adapters.tables import ALL_TABLES, MAX_RETRIES
+    from autocall.stores.tables import ALL_TABLES, MAX_RETRIES
 
     from local.template import LocalTemplate
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import CLOCK
 from autocall.domain.forms import sign
+from autocall.stores.tables import CallRow, ContactRow
 
 NOW = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)
 FORM = {

@@ -16,15 +16,15 @@ from typing import Any
 
 import boto3
 import pytest
-from autocall.adapters import crm
-from autocall.adapters.contacts import get_contact
-from autocall.adapters.suppression import is_suppressed
 from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.domain.contacts import create_contact
 from autocall.domain.post_call import actions
 from autocall.integrations.workflows import start_post_call
 from autocall.secrets import reset_secrets
+from autocall.stores import crm
+from autocall.stores.contacts import get_contact, save_contact
+from autocall.stores.suppression import is_suppressed
 from icalendar import Calendar
 
 from local.carrier import CarrierSimulator
@@ -367,7 +367,7 @@ def test_renewal_negotiation_prepares_the_contract_and_schedules_the_negotiation
     chain: Any, contact: Any
 ) -> None:
     contact.contact_type = "customer"
-    contact.save()
+    save_contact(contact)
     turns = [GREETING, turn(1, "We'd renew if you can do better on price.", "Let's set up a call on terms.",
                             ["negotiate", "price_objection"], ["cost"], 0.1)]  # fmt: skip
     context = {"contract_value": 48000, "renewal_date": "2027-01-01"}

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from autocall.adapters import suppression
-from autocall.adapters.tables import CallRow
 from autocall.clock import CLOCK
+from autocall.stores import suppression
+from autocall.stores.tables import CallRow
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 

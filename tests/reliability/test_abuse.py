@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from autocall.adapters.tables import ContactRow, CrmRecordRow
 from autocall.domain.forms import sign
+from autocall.stores.tables import ContactRow, CrmRecordRow
 from twilio.request_validator import RequestValidator
 
 from local.openai_fake import FakeOpenAI

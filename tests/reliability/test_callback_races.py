@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from autocall.adapters import calls as repo
 from autocall.domain import conversation, dialer
+from autocall.stores import calls as repo
 
 from tests.support.reliability import (
     COUNTS,

@@ -280,7 +280,7 @@ def settle(aws: Aws, timeout: float = 10) -> None:
 
 
 def row_contact(contact_id: str) -> Any:
-    from autocall.adapters.contacts import get_contact
+    from autocall.stores.contacts import get_contact
 
     return get_contact(contact_id)
 
@@ -357,11 +357,11 @@ def test_a_request_cut_off_mid_way_frees_its_key_when_its_invocation_ends(
     cut = {"on": True, "ends": 0.0}
     arm = calls_domain.arm_schedule
 
-    def arm_then_die(*args: Any, **kwargs: Any) -> None:
+    def arm_then_die(*args: Any, **kwargs: Any) -> Any:
         if cut["on"]:  # the call is written; the invocation runs out of time before its schedule
             threading.Event().wait(max(0.0, cut["ends"] - time.time()))
             raise LambdaTimedOut()
-        arm(*args, **kwargs)
+        return arm(*args, **kwargs)  # the call as armed
 
     monkeypatch.setattr(calls_domain, "arm_schedule", arm_then_die)
     for attempt in range(3):
@@ -406,7 +406,7 @@ def test_a_request_cut_off_mid_way_frees_its_key_when_its_invocation_ends(
 
 
 def row_calls(contact_id: str) -> list[Any]:
-    from autocall.adapters.tables import CallRow
+    from autocall.stores.tables import CallRow
 
     return list(CallRow.by_contact.query(contact_id))
 

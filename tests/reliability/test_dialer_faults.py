@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from autocall.adapters.tables import MAX_RETRIES, CallRow
 from autocall.clock import CLOCK
 from autocall.domain import dialer
+from autocall.stores.tables import MAX_RETRIES, CallRow
 from pynamodb.exceptions import UpdateError
 
 from tests.support.reliability import COUNTS, NOW, Line, new_call, new_contact, row, throttled

@@ -22,10 +22,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from autocall.adapters.contacts import save_contact
-from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import CLOCK
 from autocall.domain.forms import sign
+from autocall.models.records import Contact
+from autocall.stores.contacts import save_contact
+from autocall.stores.tables import CallRow, ContactRow
 
 from tests.support.reliability import COUNTS, NOW, Line, new_number, row, tables_snapshot
 
@@ -313,7 +314,7 @@ def test_allowed_countries_default_to_the_caller_ids_and_hold_at_dial_time(
     )
     # a contact stored before numbers were checked: the dialer refuses it as well
     legacy = save_contact(
-        ContactRow(contact_id="legacy-premium", name="Old", phone="+19005550100", consent=True)
+        Contact(contact_id="legacy-premium", name="Old", phone="+19005550100", consent=True)
     )
     stored = CallRow(call_id="legacy-call", contact_id=legacy.contact_id, purpose="sales_outreach",
                      status="scheduled", scheduled_time="2026-11-25T17:05:00Z",

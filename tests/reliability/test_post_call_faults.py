@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from autocall.adapters import contacts as contacts_repo
-from autocall.adapters import crm as crm_repo
 from autocall.clock import CLOCK
 from autocall.domain.contacts import create_contact
 from autocall.integrations import clients
+from autocall.stores import contacts as contacts_repo
+from autocall.stores import crm as crm_repo
 
 from tests.support.aws import Aws
 from tests.support.post_call import (

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from autocall.adapters.tables import MAX_RETRIES, CallRow
+from autocall.stores.tables import MAX_RETRIES, CallRow
 
 from local.openai_fake import FakeOpenAI
 from tests.support.reliability import (

@@ -13,13 +13,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from autocall.adapters import calls as repo
-from autocall.adapters.tables import CallRow
 from autocall.clock import CLOCK
 from autocall.domain import dialer
 from autocall.domain.pacing import slot_holders
 from autocall.integrations.twilio.client import Telephony
 from autocall.models.enums import CallStatus
+from autocall.stores import calls as repo
 
 from local.personas import PERSONAS
 from tests.support.aws import Aws
@@ -217,9 +216,7 @@ def test_a_machine_verdict_after_the_conversation_reached_an_outcome_keeps_it(
 def _revived(call_id: str) -> None:
     """What a replayed answer did before: scheduled → in_progress, with no Twilio call behind it."""
     call = row(call_id)
-    assert repo.update_call(
-        call, [CallRow.status.set("in_progress"), CallRow.status_rank.set(CallStatus.IN_PROGRESS.rank)]
-    )
+    assert repo.save_fields(call, {"status": "in_progress", "status_rank": CallStatus.IN_PROGRESS.rank})
 
 
 def test_the_watchdog_sends_a_revived_call_back_to_wait_for_its_retry(twilio: Twilio, aws: Aws) -> None:
@@ -256,7 +253,7 @@ def test_the_contacts_next_call_repairs_a_call_stuck_live_instead_of_waiting_beh
     contact = new_contact()
     stuck = on_the_line(new_call(contact), "CAlost")
     twilio.answer(stuck, sid="CAlost")
-    repo.update_call(row(stuck), [CallRow.twilio_sid.remove()])  # its attempt never ended: the SID is lost
+    repo.save_fields(row(stuck), {"twilio_sid": None})  # its attempt never ended: the SID is lost
     monkeypatch.setattr(dialer, "_telephony", lambda: Placed("CAnext"))
     other = new_call(contact, "follow_up")
     CLOCK.freeze(NOW + timedelta(minutes=5))  # its schedule fires

@@ -13,13 +13,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from autocall.adapters import calls as calls_repo
-from autocall.adapters.tables import CallRow
 from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.integrations import scheduler
 from autocall.integrations.twilio import signature as twilio_signature
 from autocall.integrations.twilio.client import reset_telephony
+from autocall.stores import calls as calls_repo
+from autocall.stores.tables import CallRow
 
 from local.carrier import CarrierSimulator
 from tests.support.helpers import public_url

@@ -18,15 +18,15 @@ from typing import Any
 
 import boto3
 import pytest
-from autocall.adapters import calls as calls_repo
-from autocall.adapters import crm
-from autocall.adapters.tables import CallRow
 from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.domain.contacts import create_contact
 from autocall.integrations import clients
 from autocall.integrations.twilio.client import reset_telephony
 from autocall.integrations.workflows import execution_name, start_post_call
+from autocall.models.records import Call
+from autocall.stores import calls as calls_repo
+from autocall.stores import crm
 
 from local.carrier import CarrierSimulator
 from local.template import ACCOUNT_ID, REGION
@@ -120,7 +120,7 @@ def finished_call(
     call_id: str | None = None,
 ) -> str:
     call_id = call_id or f"call-{purpose}-{outcome}"
-    row = CallRow(
+    row = Call(
         call_id=call_id,
         contact_id=contact.contact_id,
         purpose=purpose,
@@ -139,7 +139,7 @@ def finished_call(
         reasons=[],
         failures=[],
     )
-    assert calls_repo.insert_call(row)
+    assert calls_repo.new_call(row)
     return call_id
 
 
@@ -168,7 +168,7 @@ def run_chain(call_id: str, attempt: int = 1, name: str | None = None) -> dict[s
     raise AssertionError(f"execution {name} still running")
 
 
-def call(call_id: str) -> CallRow:
+def call(call_id: str) -> Call:
     row = calls_repo.get_call(call_id)
     assert row is not None
     return row

@@ -17,12 +17,13 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree
 
-from autocall.adapters import calls as repo
-from autocall.adapters.tables import ALL_TABLES, CallRow
 from autocall.domain.calls import place_request, prepare_call
 from autocall.domain.contacts import create_contact
 from autocall.integrations.twilio import twiml
 from autocall.models import prompts
+from autocall.models.records import Call
+from autocall.stores import calls as repo
+from autocall.stores.tables import ALL_TABLES
 from pynamodb.models import Model
 from twilio.request_validator import RequestValidator
 
@@ -95,7 +96,7 @@ def live_call(contact: Any, purpose: str = "sales_outreach", sid: str = "CArelia
     return on_the_line(new_call(contact, purpose), sid)
 
 
-def row(call_id: str) -> CallRow:
+def row(call_id: str) -> Call:
     found = repo.get_call(call_id)
     assert found is not None
     return found
@@ -244,7 +245,7 @@ class Line:
         """Fire the dialer as its schedule (or Lambda's retry of it) would."""
         return dict(self.aws.registry.invoke("SchedulerFunction", {"call_id": call_id}))
 
-    def wait_terminal(self, call_id: str, timeout: float = 20) -> CallRow:
+    def wait_terminal(self, call_id: str, timeout: float = 20) -> Call:
         from autocall.models.enums import CallStatus
 
         deadline = time.monotonic() + timeout

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import CLOCK
 from autocall.domain.calendar.phrasing import spoken_label, spoken_time
 from autocall.domain.calendar.timing import (
@@ -26,6 +25,7 @@ from autocall.domain.post_call.context import PostCall, Slot, resolve_outcome
 from autocall.domain.post_call.crm import note_content, note_title, upgraded_contact_type
 from autocall.domain.post_call.outcome import _readable_cause, build_result, money
 from autocall.models.enums import ContactType, Outcome
+from autocall.models.records import Call, Contact
 from icalendar import Calendar
 
 pytestmark = pytest.mark.usefixtures("deployed_identity")  # BUSINESS_NAME, AGENT_NAME, TWILIO_CALLER_ID
@@ -68,7 +68,7 @@ def make_ctx(
     attempts: int = 1,
     contact_type: str = "lead",
 ) -> PostCall:
-    call = CallRow(
+    call = Call(
         call_id="c-1",
         contact_id="k-1",
         purpose=purpose,
@@ -83,7 +83,7 @@ def make_ctx(
         duration_s=255,
         outcome=outcome.value,
     )
-    contact = ContactRow(
+    contact = Contact(
         contact_id="k-1", name="John Smith", phone="+14155550123", company="TechCorp", time_zone=LA,
         contact_type=contact_type, email="john@techcorp.example",
     )  # fmt: skip
@@ -157,12 +157,12 @@ def test_unanswered_attempt_analysis_points_at_the_retry() -> None:
 
 
 def test_outcome_comes_from_opt_out_then_brain_then_line() -> None:
-    call = CallRow(call_id="c", status="busy", outcome=None, memory={})
+    call = Call(call_id="c", status="busy", outcome=None, memory={})
     assert resolve_outcome(call) is Outcome.BUSY
-    call = CallRow(call_id="c", status="completed", answered_by="machine_end_beep", outcome=None, memory={})
+    call = Call(call_id="c", status="completed", answered_by="machine_end_beep", outcome=None, memory={})
     assert resolve_outcome(call) is Outcome.VOICEMAIL
-    call = CallRow(call_id="c", status="completed", outcome="interested",
-                   memory={"agent_actions": [{"kind": "opt_out", "params": {}}]})  # fmt: skip
+    call = Call(call_id="c", status="completed", outcome="interested",
+                memory={"agent_actions": [{"kind": "opt_out", "params": {}}]})  # fmt: skip
     assert resolve_outcome(call) is Outcome.OPTED_OUT
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from autocall.models.prompts import Listen, Say, to_data
 from autocall.pricing import TWILIO_PRICES, CallUsage, call_usage, speech_units, twilio_cost
 
-GATHER = '<Response><Gather input="speech" action="/twilio/turn"><Say>Hi.</Say></Gather></Response>'
+# a turn that listened for the callee, as a turn stores its prompt (one speech recognition)
+GATHER = to_data([Listen(Say("Hi."), next_turn=2)])
 
 
 def test_speech_is_billed_at_least_one_unit_per_gather() -> None:
@@ -23,7 +25,7 @@ def test_amd_is_charged_for_every_attempt_it_classified_and_only_those() -> None
         {"attempt": 3, "result": "dial_not_placed"},  # never placed: no SID, no charge
         {"attempt": 3, "twilio_sid": "CA3", "duration_s": 95},
     ]
-    usage = call_usage(history, answered=True, answered_by="human", duration_s=95, turns=[{"twiml": GATHER}])
+    usage = call_usage(history, answered=True, answered_by="human", duration_s=95, turns=[{"prompt": GATHER}])
     assert usage == CallUsage((0, 20, 95), amd_runs=2, answered=True, talk_seconds=95, gathers=1)
     cost = twilio_cost(usage)
     assert cost.voice == pytest.approx((0 + 1 + 2) * 0.014)
@@ -38,14 +40,14 @@ def test_nobody_answering_costs_nothing() -> None:
 
 def test_campaign_stats_and_the_report_price_one_call_alike() -> None:
     """The stats read the stored call, the report the API's view of it: the same figure."""
-    from autocall.adapters.tables import CallRow
     from autocall.domain.calls import call_view
     from autocall.domain.campaigns.stats import _answered, _cost
+    from autocall.models.records import Call
 
     from local.report import AWS_PER_ATTEMPT, call_cost
 
-    turns: list[dict[str, Any]] = [{"utterance": "Yes.", "reply": "Great.", "twiml": GATHER}] * 8
-    row = CallRow(
+    turns: list[dict[str, Any]] = [{"utterance": "Yes.", "reply": "Great.", "prompt": GATHER}] * 8
+    row = Call(
         call_id="c1",
         contact_id="p1",
         purpose="sales_outreach",

@@ -561,7 +561,7 @@ def test_the_analysis_sees_the_known_reads(analysis: Analysis) -> None:
         )
     assert "autocall.domain.pacing:acquire_dial_slot" in reached["SchedulerFunction"]["MAX_CONCURRENT_CALLS"]
     # table names read in class bodies at import
-    assert "autocall.adapters.tables:<module>" in reached["TriggerFunction"]["CALLS_TABLE"]
+    assert "autocall.stores.tables:<module>" in reached["TriggerFunction"]["CALLS_TABLE"]
     # the authorizer only needs the secret
     assert set(reached["AuthorizerFunction"]) == {"SECRETS_ARN"}
     # the trigger refuses the caller id as a contact's number (and calls its country by default)

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from autocall.adapters.tables import ALL_TABLES
+from autocall.stores.tables import ALL_TABLES
 
 from local.template import TEMPLATE_PATH, LocalTemplate, load_template
 from tests.support.template import transformed

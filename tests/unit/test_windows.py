@@ -120,8 +120,8 @@ def test_another_name_of_a_zone_keeps_the_same_clock():
 
 
 def test_a_conversation_says_times_in_the_stored_zone_without_parsing_the_number(monkeypatch):
-    from autocall.adapters.tables import ContactRow
     from autocall.domain import contacts
+    from autocall.stores.tables import ContactRow
 
     def parsed(phone: str) -> tuple[str, ...]:
         raise AssertionError("a turn must not load phonenumbers")

@@ -76,7 +76,7 @@ class Settings:
     # a custom domain's base path mapping in front of the API (e.g. "voice"); empty on the
     # execute-api host. Routes are matched with it stripped; webhook URLs keep it.
     api_base_path: str = field(default_factory=lambda: _env("API_BASE_PATH", ""))
-    # DynamoDB requests inside a voice turn's budget (see adapters/tables.py)
+    # DynamoDB requests inside a voice turn's budget (see stores/tables.py)
     dynamodb_connect_timeout_s: int = field(default_factory=lambda: _int("DYNAMODB_CONNECT_TIMEOUT_S", 1))
     dynamodb_read_timeout_s: int = field(default_factory=lambda: _int("DYNAMODB_READ_TIMEOUT_S", 2))
     # Twilio

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autocall.adapters import calls as repo
 from autocall.config import get_settings
 from autocall.domain.conversation import status_changed
 from autocall.domain.pacing import release_dial_slot
 from autocall.integrations import workflows
 from autocall.models.enums import CallStatus
 from autocall.observability import logger
+from autocall.stores import calls as repo
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ def _close(call_id: str, ending: Ending) -> bool:
     call = repo.get_call(call_id)
     if call is None:
         return False
-    return repo.end_call(call, ending.status, ending.reason or "ended", outcome=ending.status.value)
+    ended = repo.end_call(call, ending.status, ending.reason or "ended", outcome=ending.status.value)
+    return ended is not None
 
 
 def _start_post_call(call_id: str) -> bool:

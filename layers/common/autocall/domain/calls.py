@@ -10,9 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from autocall.adapters import calls as repo
-from autocall.adapters.suppression import is_suppressed
-from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain.contacts import get_contact
@@ -21,7 +18,10 @@ from autocall.domain.phones import check_dialable
 from autocall.errors import CallNotFound, Conflict, ContactSuppressed, ValidationFailed
 from autocall.integrations import scheduler
 from autocall.models.enums import CallPurpose, CallStatus
+from autocall.models.records import Call, Contact
 from autocall.observability import logger, metrics
+from autocall.stores import calls as repo
+from autocall.stores.suppression import is_suppressed
 
 MAX_AHEAD = timedelta(days=90)
 PAST_TOLERANCE = timedelta(seconds=60)
@@ -34,7 +34,7 @@ _ID_NAMESPACE = uuid.UUID("5f1c2a7e-9a51-4d55-9d1e-3c0b0c6a7e10")
 class CallRequest:
     """One call to place, as validated before anything is written."""
 
-    contact: ContactRow
+    contact: Contact
     purpose: CallPurpose
     context: dict[str, Any]
     at: datetime
@@ -113,55 +113,57 @@ def prepare_call(
     )
 
 
-def place_request(request: CallRequest) -> CallRow:
+def place_request(request: CallRequest) -> Call:
     """Write the call and its schedule. Idempotent on the call id.
 
     The number is claimed for the call's purpose first: ``CallPending`` (409) when it already has a
     live or scheduled call for it (domain/numbers.py)."""
     claim_pending(request.contact.phone, request.purpose.value, request.call_id, request.field)
-    row = CallRow(
-        call_id=request.call_id,
-        contact_id=request.contact.contact_id,
-        purpose=request.purpose.value,
-        context=request.context,
-        status=CallStatus.SCHEDULED.value,
-        scheduled_time=repo.iso(request.at),
-        campaign_id=request.campaign_id,
-        attempts=0,
-        max_attempts=request.max_attempts or get_settings().max_attempts,
-        source=request.source,
-        idempotency_key=request.idempotency_key,
-        attempt_history=[],
-        turns=[],
-        actions_taken=[],
-        reasons=[],
-        failures=[],
-        memory={},
+    call = repo.new_call(
+        Call(
+            call_id=request.call_id,
+            contact_id=request.contact.contact_id,
+            purpose=request.purpose.value,
+            context=request.context,
+            status=CallStatus.SCHEDULED.value,
+            scheduled_time=repo.iso(request.at),
+            campaign_id=request.campaign_id,
+            attempts=0,
+            max_attempts=request.max_attempts or get_settings().max_attempts,
+            source=request.source,
+            idempotency_key=request.idempotency_key,
+            attempt_history=[],
+            turns=[],
+            actions_taken=[],
+            reasons=[],
+            failures=[],
+            memory={},
+        )
     )
-    if not repo.insert_call(row):
+    if call is None:
         existing = repo.get_call(request.call_id)
         assert existing is not None
         if existing.status == CallStatus.SCHEDULED.value and existing.schedule_name is None:
             # the request that wrote it ended before arming it (a Lambda cut off mid-way): arm it
             # now; arming is idempotent and the dialer dials a call once whatever fires it
-            arm_schedule(existing, datetime.fromisoformat(existing.scheduled_time))
+            return arm_schedule(existing, datetime.fromisoformat(existing.scheduled_time))
         return existing
-    arm_schedule(row, request.at)
+    armed = arm_schedule(call, request.at)
     metrics.add_metric(name="CallsTriggered", unit="Count", value=1)
     logger.info(
-        "call scheduled", extra={"call_id": row.call_id, "purpose": row.purpose, "due": row.scheduled_time}
+        "call scheduled", extra={"call_id": call.call_id, "purpose": call.purpose, "due": call.scheduled_time}
     )
-    return row
+    return armed
 
 
-def arm_schedule(row: CallRow, at: datetime) -> None:
-    """Make the dialer fire for this call at ``at``: a one-time schedule, or now."""
-    payload = {"call_id": row.call_id}
+def arm_schedule(call: Call, at: datetime) -> Call:
+    """Make the dialer fire for this call at ``at``: a one-time schedule, or now. The call as armed."""
+    payload = {"call_id": call.call_id}
     if at <= now() + DUE_NOW:
         scheduler.invoke_dialer_now(payload)
-        return
-    name = scheduler.put_one_time_schedule(schedule_name(row.call_id, at), at, payload)
-    repo.update_call(row, [CallRow.schedule_name.set(name)])
+        return call
+    name = scheduler.put_one_time_schedule(schedule_name(call.call_id, at), at, payload)
+    return repo.set_schedule_name(call, name) or call
 
 
 def trigger_call(
@@ -170,12 +172,12 @@ def trigger_call(
     context: dict[str, Any] | None = None,
     at: datetime | None = None,
     idempotency_key: str | None = None,
-) -> CallRow:
+) -> Call:
     """Ask for one autonomous call. The Python API the seed shows; the REST handler calls it too."""
     return place_request(prepare_call(contact_id, purpose, context, at, idempotency_key=idempotency_key))
 
 
-def trigger_bulk(items: list[dict[str, Any]]) -> list[CallRow]:
+def trigger_bulk(items: list[dict[str, Any]]) -> list[Call]:
     """Validate every call first; write only when all are valid."""
     if not items:
         raise ValidationFailed("calls must hold at least one call", "calls")
@@ -217,51 +219,42 @@ def _refuse_pending(requests: list[CallRequest]) -> None:
                 raise CallPending(pending[request.contact.phone], purpose, request.field)
 
 
-def get_call(call_id: str) -> CallRow:
-    row = repo.get_call(call_id)
-    if row is None:
+def get_call(call_id: str) -> Call:
+    call = repo.get_call(call_id)
+    if call is None:
         raise CallNotFound(call_id)
-    return row
+    return call
 
 
-def cancel_call(call_id: str) -> CallRow:
+def cancel_call(call_id: str) -> Call:
     """Cancel a call that has not been dialed yet, and remove its schedule."""
-    row = get_call(call_id)
-    if row.status != CallStatus.SCHEDULED.value:
-        raise Conflict(f"call is {row.status}; only a scheduled call can be cancelled", "call_id")
-    if not repo.update_call(
-        row,
-        [
-            CallRow.status.set(CallStatus.CANCELED.value),
-            CallRow.status_rank.set(CallStatus.CANCELED.rank),
-            CallRow.outcome.set("canceled"),
-            CallRow.reasons.set(
-                [*(row.reasons or []), {"at": repo.iso(now()), "reason": "canceled by user"}]
-            ),
-        ],
-        condition=CallRow.status == CallStatus.SCHEDULED.value,
-    ):
+    call = get_call(call_id)
+    if call.status != CallStatus.SCHEDULED.value:
+        raise Conflict(f"call is {call.status}; only a scheduled call can be cancelled", "call_id")
+    canceled = repo.cancel(call, "canceled by user")
+    if canceled is None:
         raise Conflict("the call changed while it was being cancelled; read it again", "call_id")
-    if row.schedule_name:
-        scheduler.delete_schedule(row.schedule_name)
-    return get_call(call_id)
+    if call.schedule_name:
+        scheduler.delete_schedule(call.schedule_name)
+    return canceled
 
 
-def close_handoff(call_id: str, closed_by: str | None = None, note: str | None = None) -> CallRow:
+def close_handoff(call_id: str, closed_by: str | None = None, note: str | None = None) -> Call:
     """A person has followed up on a callee who asked for one: the follow-up is closed, and the
     agent may call the contact again. Closing a closed one changes nothing (a retried request)."""
     for _ in range(5):
-        row = get_call(call_id)
-        handoff = dict(row.handoff or {})
+        call = get_call(call_id)
+        handoff = dict(call.handoff or {})
         if not handoff:
             raise Conflict("this call has no follow-up for a person to close", "call_id")
         if handoff.get("status") == "closed":
-            return row
+            return call
         closed = {**handoff, "status": "closed", "closed_at": repo.iso(now()), "closed_by": closed_by,
                   "note": note}  # fmt: skip
-        if repo.update_call(row, [CallRow.handoff.set(closed)]):
+        saved = repo.save_fields(call, {"handoff": closed})
+        if saved is not None:
             logger.info("person follow-up closed", extra={"call_id": call_id})
-            return get_call(call_id)
+            return saved
     raise Conflict("the call kept changing while its follow-up was being closed; try again", "call_id")
 
 
@@ -272,7 +265,7 @@ def format_duration(seconds: float | int | None) -> str | None:
     return f"{total // 60}m {total % 60}s"
 
 
-def call_view(row: CallRow, full: bool = True) -> dict[str, Any]:
+def call_view(row: Call, full: bool = True) -> dict[str, Any]:
     schedule = None
     if full and row.schedule_name and row.status == CallStatus.SCHEDULED.value:
         found = scheduler.get_schedule(row.schedule_name)

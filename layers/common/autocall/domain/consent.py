@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from autocall.adapters import consent as ledger
-from autocall.adapters import contacts as contacts_repo
-from autocall.adapters import suppression
-from autocall.adapters.tables import ConsentRow, ContactRow
 from autocall.clock import now
 from autocall.errors import OptedOut
+from autocall.models.records import ConsentRecord, Contact
+from autocall.stores import consent as ledger
+from autocall.stores import contacts as contacts_repo
+from autocall.stores import suppression
 
 
 class ConsentKind(StrEnum):
@@ -63,9 +63,9 @@ def ensure_not_opted_out(phone: str, field: str) -> None:
         raise OptedOut(field)
 
 
-def record(phone: str, kind: ConsentKind, evidence: Evidence, contact_id: str | None) -> ConsentRow:
+def record(phone: str, kind: ConsentKind, evidence: Evidence, contact_id: str | None) -> ConsentRecord:
     return ledger.append(
-        ConsentRow(
+        ConsentRecord(
             phone=phone,
             kind=kind.value,
             source=evidence.source.value,
@@ -82,7 +82,7 @@ def record(phone: str, kind: ConsentKind, evidence: Evidence, contact_id: str | 
     )
 
 
-def mark_granted(row: ContactRow, evidence: Evidence) -> None:
+def mark_granted(row: Contact, evidence: Evidence) -> None:
     """Set the contact's consent fields from a grant (the caller saves the row)."""
     row.consent = True
     row.consent_text = evidence.text if evidence.text is not None else row.consent_text
@@ -103,7 +103,7 @@ def revoke(phone: str, evidence: Evidence, reason: str, contact_id: str | None =
     suppression.suppress(phone, reason, source=evidence.source.value, call_id=evidence.call_id)
     moment = now()
 
-    def withdraw(row: ContactRow) -> None:
+    def withdraw(row: Contact) -> None:
         row.consent = False
         row.consent_source = evidence.label
         row.consent_at = moment
@@ -115,7 +115,7 @@ def revoke(phone: str, evidence: Evidence, reason: str, contact_id: str | None =
         contacts_repo.amend_contact(each, withdraw)
 
 
-def re_consent(contact: ContactRow, text: str, basis: str) -> tuple[ContactRow, ConsentRow]:
+def re_consent(contact: Contact, text: str, basis: str) -> tuple[Contact, ConsentRecord]:
     """A consent recorded through the authenticated API: the one way to lift an opt-out."""
     opted_out = suppression.is_suppressed(contact.phone)
     kind = ConsentKind.RE_CONSENT if opted_out else ConsentKind.GRANT
@@ -128,7 +128,7 @@ def re_consent(contact: ContactRow, text: str, basis: str) -> tuple[ContactRow, 
     return row, entry
 
 
-def record_view(row: ConsentRow) -> dict[str, Any]:
+def record_view(row: ConsentRecord) -> dict[str, Any]:
     view = {
         "kind": row.kind,
         "source": row.source,
@@ -145,7 +145,7 @@ def record_view(row: ConsentRow) -> dict[str, Any]:
     return {k: v for k, v in view.items() if v is not None}
 
 
-def consent_view(contact: ContactRow, limit: int = 100) -> dict[str, Any]:
+def consent_view(contact: Contact, limit: int = 100) -> dict[str, Any]:
     """The contact's consent as evidence: its flag, whether the number opted out, the number's records."""
     return {
         "contact_id": contact.contact_id,

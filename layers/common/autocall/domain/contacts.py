@@ -16,8 +16,6 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from autocall.adapters import contacts as repo
-from autocall.adapters.tables import ContactRow
 from autocall.clock import now
 from autocall.domain import consent
 from autocall.domain.calendar.windows import same_clock
@@ -25,6 +23,8 @@ from autocall.domain.consent import ConsentKind, ConsentSource, Evidence
 from autocall.domain.phones import check_dialable, country_of, time_zones_of, to_e164
 from autocall.errors import ContactNotFound, ValidationFailed
 from autocall.models.enums import ContactType
+from autocall.models.records import Contact
+from autocall.stores import contacts as repo
 
 DEFAULT_TIME_ZONE = "America/New_York"  # a number that says nothing of its zone, and no zone given
 # The zone times are said in to a callee whose number spans several (the calling window still holds
@@ -71,7 +71,7 @@ def _same_clock_among(name: str, zones: tuple[str, ...], day: date) -> str | Non
     return next((zone for zone in zones if same_clock(name, zone, since)), None)
 
 
-def _given_zone(contact: ContactRow, zones: tuple[str, ...]) -> str | None:
+def _given_zone(contact: Contact, zones: tuple[str, ...]) -> str | None:
     """The zone given for the contact, when it is one of the number's. A zone picked from the
     number (to say times in) is no narrowing; nor is the first zone of an ambiguous number that a
     row written before zones were checked stored as if given."""
@@ -85,7 +85,7 @@ def _given_zone(contact: ContactRow, zones: tuple[str, ...]) -> str | None:
     return given
 
 
-def callee_time_zones(contact: ContactRow) -> tuple[str, ...]:
+def callee_time_zones(contact: Contact) -> tuple[str, ...]:
     """Every zone the callee can be in: the number's zones, narrowed to the given zone when there
     is one. The calling window must hold in all of them."""
     zones = time_zones_of(contact.phone)
@@ -103,7 +103,7 @@ def spoken_zone(phone: str) -> str:
     return principal if len(zones) > 1 and principal in zones else zones[0]
 
 
-def callee_time_zone(contact: ContactRow) -> str:
+def callee_time_zone(contact: Contact) -> str:
     """The one zone times are said in to the callee: the given zone, else the one picked from the
     number when the contact was written (stored, so a conversation turn never parses the number).
     Never the zone a calling window is checked in: that is every one of ``callee_time_zones``."""
@@ -114,12 +114,12 @@ def _api_evidence(fields: dict[str, Any]) -> Evidence:
     return Evidence(ConsentSource.API, text=fields.get("consent_text"))
 
 
-def create_contact(fields: dict[str, Any], evidence: Evidence | None = None) -> ContactRow:
+def create_contact(fields: dict[str, Any], evidence: Evidence | None = None) -> Contact:
     """A new contact; ``consent: true`` is a grant, recorded with ``evidence`` (the API's when not
     given) and refused when the number opted out."""
     phone = check_dialable(to_e164(fields["phone"]))
     given = _check_time_zone(fields["time_zone"], phone) if fields.get("time_zone") else None
-    row = ContactRow(
+    row = Contact(
         contact_id=fields.get("contact_id") or str(uuid.uuid4()),
         name=fields["name"],
         phone=phone,
@@ -144,14 +144,14 @@ def create_contact(fields: dict[str, Any], evidence: Evidence | None = None) -> 
     return repo.save_contact(row)
 
 
-def get_contact(contact_id: str, field: str = "contact_id") -> ContactRow:
+def get_contact(contact_id: str, field: str = "contact_id") -> Contact:
     row = repo.get_contact(contact_id)
     if row is None:
         raise ContactNotFound(contact_id, field)
     return row
 
 
-def update_contact(contact_id: str, changes: dict[str, Any]) -> ContactRow:
+def update_contact(contact_id: str, changes: dict[str, Any]) -> Contact:
     """Change a contact. ``consent: true`` is a grant (refused while the number is opted out),
     ``consent: false`` an opt-out through the API: both are recorded in the consent ledger."""
     row = get_contact(contact_id)
@@ -183,16 +183,14 @@ def update_contact(contact_id: str, changes: dict[str, Any]) -> ContactRow:
     return saved
 
 
-def list_contacts(tag: str | None, limit: int) -> list[ContactRow]:
+def list_contacts(tag: str | None, limit: int) -> list[Contact]:
     return list(repo.list_contacts(tag=tag, limit=limit))
 
 
 FORM_HISTORY = 20  # form submissions kept on the contact (every grant stays in the consent ledger)
 
 
-def record_form_submission(
-    fields: dict[str, Any], evidence: Evidence, submission: dict[str, Any]
-) -> ContactRow:
+def record_form_submission(fields: dict[str, Any], evidence: Evidence, submission: dict[str, Any]) -> Contact:
     """A web form's contact, matched by phone. A new number becomes a contact from the form; an
     existing contact keeps its name, e-mail, company and time zone, and what the form brought is
     recorded beside them (``form_submissions``). Either way the form's consent is a grant, recorded
@@ -216,7 +214,7 @@ def record_form_submission(
         )
     consent.record(phone, ConsentKind.GRANT, evidence, existing.contact_id)
 
-    def add_submission(row: ContactRow) -> None:
+    def add_submission(row: Contact) -> None:
         row.form_submissions = [*(row.form_submissions or []), submission][-FORM_HISTORY:]
         consent.mark_granted(row, evidence)
 
@@ -226,7 +224,7 @@ def record_form_submission(
     return updated
 
 
-def contact_view(row: ContactRow) -> dict[str, Any]:
+def contact_view(row: Contact) -> dict[str, Any]:
     return {
         "contact_id": row.contact_id,
         "name": row.name,

@@ -14,9 +14,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from autocall.adapters import calls as repo
-from autocall.adapters.contacts import get_contact
-from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain import consent, prompts
@@ -31,7 +28,10 @@ from autocall.domain.brain.contract import (
 from autocall.domain.contacts import callee_time_zone
 from autocall.models.enums import AgentActionKind, CallPurpose, CallStatus, Outcome
 from autocall.models.prompts import Prompt, from_data, to_data
+from autocall.models.records import Call, Contact
 from autocall.observability import count, logger
+from autocall.stores import calls as repo
+from autocall.stores.contacts import get_contact
 
 MAX_SILENCES = 2
 SAVE_TRIES = 5  # a turn's save loses the version race to a status or AMD callback: read, save again
@@ -65,7 +65,7 @@ def _disclosure(ctx: CallContext) -> str:
     return str(disclosure_greeting(ctx))
 
 
-def build_context(call: CallRow, contact: ContactRow) -> CallContext:
+def build_context(call: Call, contact: Contact) -> CallContext:
     settings = get_settings()
     transcript: list[Utterance] = []
     for turn in call.turns or []:
@@ -124,12 +124,12 @@ def _stored(turn: dict[str, Any]) -> Prompt:
 # The callee of each call this process has served, read once per call: the turns of a
 # conversation need the contact as it was when the call was answered, and reading it again on
 # every turn cost one DynamoDB read (and a round trip) per turn. Bounded, least recently used out.
-_CALLEES: OrderedDict[tuple[str, str], ContactRow] = OrderedDict()
+_CALLEES: OrderedDict[tuple[str, str], Contact] = OrderedDict()
 _CALLEES_MAX = 1024
 _callees_lock = threading.Lock()
 
 
-def _callee(call: CallRow) -> ContactRow | None:
+def _callee(call: Call) -> Contact | None:
     key = (call.call_id, call.contact_id)
     with _callees_lock:
         contact = _CALLEES.get(key)
@@ -145,7 +145,7 @@ def _callee(call: CallRow) -> ContactRow | None:
     return contact
 
 
-def _load(call_id: str, for_turn: bool = False) -> tuple[CallRow, ContactRow] | None:
+def _load(call_id: str, for_turn: bool = False) -> tuple[Call, Contact] | None:
     """The call and its callee; ``for_turn`` reads only what a turn needs (see ``repo.save_turn``)."""
     call = repo.get_call_for_turn(call_id) if for_turn else repo.get_call(call_id)
     if call is None:
@@ -166,11 +166,11 @@ ANSWER, TURN, AMD, STATUS = "answer", "turn", "amd", "status"
 _HANG_UP = prompts.say_and_hang_up("")
 
 
-def _earlier_sids(call: CallRow) -> set[str]:
+def _earlier_sids(call: Call) -> set[str]:
     return {str(a["twilio_sid"]) for a in (call.attempt_history or [])[:-1] if a.get("twilio_sid")}
 
 
-def _refusal(call: CallRow, call_sid: str) -> str | None:
+def _refusal(call: Call, call_sid: str) -> str | None:
     """Why a webhook with ``call_sid`` is not the current attempt's, or None when it is (or when it
     is the first webhook of an attempt being placed whose SID the dialer has not saved yet)."""
     if call_sid in _earlier_sids(call):
@@ -191,7 +191,7 @@ def _ignore(call_id: str, webhook: str, reason: str) -> None:
     repo.record_ignored_webhook(call_id, webhook, reason)
 
 
-def _admitted(call: CallRow, call_sid: str, webhook: str) -> CallRow | None:
+def _admitted(call: Call, call_sid: str, webhook: str) -> Call | None:
     """The call as this webhook may act on it, with the SID claimed when the webhook came before the
     dialer saved it; None (and recorded) when the webhook belongs to no current attempt."""
     for _ in range(SAVE_TRIES):
@@ -199,8 +199,11 @@ def _admitted(call: CallRow, call_sid: str, webhook: str) -> CallRow | None:
         if reason is not None:
             _ignore(call.call_id, webhook, reason)
             return None
-        if call.twilio_sid == call_sid or repo.claim_sid(call, call_sid):  # the claim refreshes ``call``
+        if call.twilio_sid == call_sid:
             return call
+        claimed = repo.claim_sid(call, call_sid)
+        if claimed is not None:
+            return claimed
         fresh = repo.get_call(call.call_id)  # the dialer (or another callback) saved the SID meanwhile
         if fresh is None:
             return None
@@ -239,17 +242,7 @@ def answer(call_id: str, call_sid: str) -> Reply:
     record = _turn_record(0, None, None, text, opening.analysis, opening.brain, prompt)
     for _ in range(SAVE_TRIES):
         memory = {**(call.memory or {}), "brain": opening.memory, "silences": 0, "last_prompt": opening.reply}
-        saved = repo.update_call(
-            call,
-            [
-                CallRow.turns.set([record]),
-                CallRow.memory.set(memory),
-                CallRow.status.set(CallStatus.IN_PROGRESS.value),
-                CallRow.status_rank.set(CallStatus.IN_PROGRESS.rank),
-            ],
-            condition=(CallRow.status_rank <= CallStatus.IN_PROGRESS.rank) & (CallRow.twilio_sid == call_sid),
-        )
-        if saved:
+        if repo.start_conversation(call, call_sid, [record], memory) is not None:
             return Reply(prompt)
         fresh = repo.get_call(call_id)  # the SID save, a status or an AMD callback wrote meanwhile
         if fresh is None or CallStatus(fresh.status).terminal:
@@ -290,7 +283,7 @@ def take_turn(
     return reply
 
 
-def _decide(call: CallRow, contact: ContactRow, number: int, speech: str, confidence: float | None) -> Reply:
+def _decide(call: Call, contact: Contact, number: int, speech: str, confidence: float | None) -> Reply:
     memory = dict(call.memory or {})
     ctx = build_context(call, contact)
     if not speech:
@@ -349,13 +342,13 @@ def _accepted_actions(decision: Decision) -> list[AgentAction]:
     return [a for a in decision.actions if isinstance(a.kind, AgentActionKind)]
 
 
-def _silence(call: CallRow, number: int, memory: dict[str, Any]) -> Reply:
+def _silence(call: Call, number: int, memory: dict[str, Any]) -> Reply:
     silences = int(memory.get("silences", 0)) + 1
     memory["silences"] = silences
     if silences > MAX_SILENCES:
         text = "It seems this isn't a good time. We'll try you another time. Goodbye."
         prompt = prompts.say_and_hang_up(text)
-        outcome = call.outcome or Outcome.NO_CONVERSATION.value
+        outcome: str | None = call.outcome or Outcome.NO_CONVERSATION.value
     else:
         asked = memory.get("last_prompt") or "Are you still there?"
         text = f"Sorry, I didn't catch that. {asked}"
@@ -366,10 +359,13 @@ def _silence(call: CallRow, number: int, memory: dict[str, Any]) -> Reply:
 
 
 def _save_turn(
-    call: CallRow, number: int, record: dict[str, Any], memory: dict[str, Any], outcome: str | None
+    call: Call, number: int, record: dict[str, Any], memory: dict[str, Any], outcome: str | None
 ) -> Reply:
     for _ in range(SAVE_TRIES):
-        if repo.save_turn(call, [*(call.turns or []), record], {**(call.memory or {}), **memory}, outcome):
+        if (
+            repo.save_turn(call, [*(call.turns or []), record], {**(call.memory or {}), **memory}, outcome)
+            is not None
+        ):
             return Reply(_stored(record))
         fresh = repo.get_call_for_turn(call.call_id)  # another delivery of this turn won, or the call ended
         if fresh is not None and fresh.twilio_sid != call.twilio_sid:
@@ -411,18 +407,16 @@ def machine_answered(call_id: str, answered_by: str, call_sid: str) -> Voicemail
         if CallStatus(call.status).terminal:
             _ignore(call_id, AMD, "call_ended")
             return None
-        actions: list[Any] = [CallRow.answered_by.set(answered_by)]
+        changes: dict[str, Any] = {"answered_by": answered_by}
         document: Prompt | None = None
         machine = answered_by.startswith("machine") or answered_by == "fax"
         if machine and call.outcome in _KEEPS_ITS_OUTCOME:
             message = _brain_voicemail(build_context(call, contact))
             document = prompts.voicemail(message)
-            actions += [
-                CallRow.outcome.set(Outcome.VOICEMAIL.value),
-                CallRow.memory.set({**(call.memory or {}), "voicemail": message}),
-            ]
-        live = (CallRow.status_rank < CallStatus.COMPLETED.rank) & (CallRow.twilio_sid == call.twilio_sid)
-        if repo.update_call(call, actions, condition=live):
+            changes.update(
+                outcome=Outcome.VOICEMAIL.value, memory={**(call.memory or {}), "voicemail": message}
+            )
+        if repo.record_answered_by_while_live(call, changes) is not None:
             return Voicemail(str(call.twilio_sid), document) if document else None
     logger.warning("AMD result not saved: the call kept changing", extra={"call_id": call_id})
     return None
@@ -453,21 +447,21 @@ def status_changed(
         return None
     outcomes: list[str] = []
 
-    def extra(fresh: CallRow) -> list[Any]:
-        """Computed from the freshest row: the dialer may be saving the SID at the same moment."""
+    def extra(fresh: Call) -> dict[str, Any]:
+        """Computed from the freshest record: the dialer may be saving the SID at the same moment."""
         if _stale_callback(fresh, call_sid):
             raise _StaleCallback
-        actions: list[Any] = []
+        changes: dict[str, Any] = {}
         if call_sid and not fresh.twilio_sid:  # the callback can beat the dialer's own save of the SID
-            actions.append(CallRow.twilio_sid.set(call_sid))
+            changes["twilio_sid"] = call_sid
         if not status.terminal:
-            return actions
+            return changes
         if duration_s is not None:
-            actions.append(CallRow.duration_s.set(duration_s))
+            changes["duration_s"] = duration_s
         if answered_by and not fresh.answered_by:
-            actions.append(CallRow.answered_by.set(answered_by))
+            changes["answered_by"] = answered_by
         outcomes[:] = [_final_outcome(status, fresh, answered_by)]
-        actions.append(CallRow.outcome.set(outcomes[0]))
+        changes["outcome"] = outcomes[0]
         history = list(fresh.attempt_history or [])
         if history:
             history[-1] = {
@@ -477,11 +471,11 @@ def status_changed(
                 "ended_at": repo.iso(now()),
                 "duration_s": duration_s,
             }
-            actions.append(CallRow.attempt_history.set(history))
-        return actions
+            changes["attempt_history"] = history
+        return changes
 
     try:
-        if not repo.move_status(call, status, extra):
+        if repo.apply_status(call, status, extra) is None:
             return None
     except _StaleCallback:
         return None
@@ -499,7 +493,7 @@ class _StaleCallback(Exception):
     """A callback about no attempt on the line: it must not move the call."""
 
 
-def _stale_callback(call: CallRow, call_sid: str) -> bool:
+def _stale_callback(call: Call, call_sid: str) -> bool:
     """The call is not dialed (a retry waits: a late callback of the last attempt would revive it),
     or the callback names another Twilio call than the current attempt's."""
     return call.status == CallStatus.SCHEDULED.value or _refusal(call, call_sid) not in (None, "call_ended")
@@ -510,7 +504,7 @@ def _machine(answered_by: str | None) -> bool:
     return (answered_by or "").startswith("machine")
 
 
-def _final_outcome(status: CallStatus, call: CallRow, answered_by: str | None) -> str:
+def _final_outcome(status: CallStatus, call: Call, answered_by: str | None) -> str:
     """The brain's outcome stands, but "no conversation" on a line a machine answered was voicemail
     (the AMD callback never came, so the agent talked to the machine until it gave up)."""
     machine = _machine(answered_by or call.answered_by)
@@ -519,7 +513,7 @@ def _final_outcome(status: CallStatus, call: CallRow, answered_by: str | None) -
     return _outcome_without_conversation(status, call, answered_by)
 
 
-def _outcome_without_conversation(status: CallStatus, call: CallRow, answered_by: str | None = None) -> str:
+def _outcome_without_conversation(status: CallStatus, call: Call, answered_by: str | None = None) -> str:
     if status == CallStatus.BUSY:
         return Outcome.BUSY.value
     if status == CallStatus.NO_ANSWER:

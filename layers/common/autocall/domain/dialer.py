@@ -12,11 +12,6 @@ from datetime import datetime, timedelta
 from itertools import takewhile
 from typing import Any
 
-from autocall.adapters import calls as repo
-from autocall.adapters.campaigns import get_campaign
-from autocall.adapters.contacts import get_contact
-from autocall.adapters.suppression import is_suppressed
-from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain.calendar.windows import CallingWindow, NoCallingWindow, is_open, next_opening
@@ -38,7 +33,12 @@ from autocall.integrations.twilio.client import (
 )
 from autocall.integrations.twilio.twiml import webhook_url
 from autocall.models.enums import CallStatus
+from autocall.models.records import Call, Contact
 from autocall.observability import count, logger, mask_phone
+from autocall.stores import calls as repo
+from autocall.stores.campaigns import get_campaign
+from autocall.stores.contacts import get_contact
+from autocall.stores.suppression import is_suppressed
 
 LIVE = {
     CallStatus.DIALING.value,
@@ -78,10 +78,10 @@ def dial(call_id: str) -> DialResult:
     if call.status == CallStatus.DIALING.value and not call.twilio_sid:
         return _reconcile(call)
     if _lost_line(call):  # its retry's schedule fired on a call wrongly left live: repair, then dial
-        repaired = repair_lost_line(call, arm=False)
+        repaired, returned = _repair_lost_line(call, arm=False)
         if repaired.action != "rescheduled":
             return repaired
-        call = repo.get_call(call_id) or call
+        call = returned or repo.get_call(call_id) or call
     if call.status != CallStatus.SCHEDULED.value:
         return DialResult(call_id, "skipped", f"call_is_{call.status}")
     contact = get_contact(call.contact_id)
@@ -90,18 +90,19 @@ def dial(call_id: str) -> DialResult:
     verdict, checked = _guards(call, contact)
     if verdict is not None:
         return verdict
-    if not repo.mark_dialing(call, checked):
+    dialing = repo.mark_dialing(call, checked)
+    if dialing is None:
         fresh = repo.get_call(call_id)
         if fresh is None or fresh.status not in LIVE:  # not dialed by anyone: give the slot back
             release_dial_slot(call_id)
         return DialResult(call_id, "skipped", "already_dialing")
-    return _place(_fresh_line(repo.get_call(call_id) or call), contact)
+    return _place(_fresh_line(dialing), contact)
 
 
 _LAST_ATTEMPT_FIELDS = ("outcome", "answered_by", "duration_s")
 
 
-def _fresh_line(call: CallRow) -> CallRow:
+def _fresh_line(call: Call) -> Call:
     """A retry is a new call on the line: the last attempt's conversation (turns, outcome, who
     answered, the agent's memory) moves into that attempt's history entry, so the answer and turn
     webhooks of this attempt start afresh instead of replaying the last one's (a machine's silence
@@ -116,26 +117,17 @@ def _fresh_line(call: CallRow) -> CallRow:
         if len(history) >= 2:
             previous = {name: getattr(call, name) for name in _LAST_ATTEMPT_FIELDS}
             history[-2] = {**previous, **history[-2], "turns": list(call.turns or [])}
-        cleared = repo.update_call(
-            call,
-            [
-                CallRow.turns.set([]),
-                CallRow.memory.set({}),
-                CallRow.outcome.remove(),
-                CallRow.answered_by.remove(),
-                CallRow.duration_s.remove(),
-                CallRow.attempt_history.set(history),
-            ],
-            condition=CallRow.status == CallStatus.DIALING.value,
-        )
+        cleared = repo.clear_last_attempt_while_dialing(call, history)
+        if cleared is not None:
+            return cleared
         fresh = repo.get_call(call.call_id)
-        if fresh is None or cleared:
-            return fresh or call
+        if fresh is None:
+            return call
         call = fresh
     return call
 
 
-def _guards(call: CallRow, contact: ContactRow) -> tuple[DialResult | None, dict[str, Any]]:
+def _guards(call: Call, contact: Contact) -> tuple[DialResult | None, dict[str, Any]]:
     """Checked at dial time, not only at trigger time. A failed guard never drops a call silently.
 
     Returns the verdict (None: dial) and what was checked, recorded with every decision from the
@@ -192,7 +184,7 @@ def _guards(call: CallRow, contact: ContactRow) -> tuple[DialResult | None, dict
     return None, checked
 
 
-def _on_another_call(others: list[CallRow]) -> bool:
+def _on_another_call(others: list[Call]) -> bool:
     """Another call of the contact is live. One marked live without a Twilio call can never end on
     its own (no callback will come for it): it is repaired here instead of blocking the contact."""
     blocking = False
@@ -215,7 +207,7 @@ def _urls(call_id: str) -> dict[str, str]:
     }
 
 
-def _place(call: CallRow, contact: ContactRow) -> DialResult:
+def _place(call: Call, contact: Contact) -> DialResult:
     try:
         sid = _telephony().create_call(
             to=contact.phone, from_=get_settings().required("caller_id"), **_urls(call.call_id)
@@ -240,24 +232,19 @@ def _place(call: CallRow, contact: ContactRow) -> DialResult:
     return DialResult(call.call_id, "dialed", twilio_sid=sid)
 
 
-def _record_sid(call: CallRow, sid: str) -> None:
+def _record_sid(call: Call, sid: str) -> None:
     """Save the SID unless a status callback already did (they race); retry a lost version race."""
     for _ in range(3):
         fresh = repo.get_call(call.call_id) or call
         if fresh.twilio_sid:
             break
-        history = list(fresh.attempt_history or [])
-        if history:
-            history[-1] = {**history[-1], "twilio_sid": sid}
-        if repo.update_call(
-            fresh,
-            [CallRow.twilio_sid.set(sid), CallRow.attempt_history.set(history)],
-            condition=CallRow.twilio_sid.does_not_exist(),
-        ):
+        saved = repo.record_sid_if_unset(fresh, sid)
+        if saved is not None:
+            fresh = saved
             break
     else:  # never live without a SID: fail, and Lambda's retry of this dial reconciles with Twilio
         raise RuntimeError(f"the Twilio SID of call {call.call_id} could not be saved")
-    repo.move_status(repo.get_call(call.call_id) or call, CallStatus.QUEUED)
+    repo.apply_status(fresh, CallStatus.QUEUED)
     _watch_at(call.call_id, now() + LIVE_CHECK_AFTER)  # in case its last status callback is lost
 
 
@@ -273,34 +260,40 @@ def watch(call_id: str) -> DialResult:
     return _check_live(call, call.twilio_sid)
 
 
-def _lost_line(call: CallRow) -> bool:
+def _lost_line(call: Call) -> bool:
     """Live past dialing but with no Twilio call: no callback can ever end it. (Dialing without a
     SID is an attempt being placed; the dial's own retry reconciles it with Twilio.)"""
     return call.status in LIVE and call.status != CallStatus.DIALING.value and not call.twilio_sid
 
 
-def repair_lost_line(call: CallRow, arm: bool) -> DialResult:
+def repair_lost_line(call: Call, arm: bool) -> DialResult:
     """Close a call left live without a Twilio call, with the reason, and free its slot.
 
     If its attempt had already ended (it was waiting for its retry when something revived it), it
     goes back to waiting, its schedule armed again when ``arm``; otherwise the attempt ends as
     failed and the post-call chain plans the next one, as for any failed attempt."""
+    return _repair_lost_line(call, arm)[0]
+
+
+def _repair_lost_line(call: Call, arm: bool) -> tuple[DialResult, Call | None]:
+    """``repair_lost_line``, and the call back on its schedule when it went back there."""
     fresh = repo.get_call(call.call_id)
     if fresh is None or not _lost_line(fresh):
-        return DialResult(call.call_id, "skipped", f"call_is_{fresh.status if fresh else 'unknown'}")
+        return DialResult(call.call_id, "skipped", f"call_is_{fresh.status if fresh else 'unknown'}"), None
     count("LostLinesRepaired")
     logger.warning("repairing a call live without a Twilio call", extra={"call_id": call.call_id})
     last = (fresh.attempt_history or [{}])[-1]
     if last.get("ended_at") or last.get("result"):
         at = max(_parse_utc(fresh.scheduled_time), now())
         name = _schedule_name(call.call_id, at) if arm else None
-        if repo.return_to_schedule(fresh, at, name, LOST_LINE):
+        returned = repo.return_to_schedule(fresh, at, name, LOST_LINE)
+        if returned is not None:
             release_dial_slot(call.call_id)
             if arm:
                 _arm(call.call_id, at)
-        return DialResult(call.call_id, "rescheduled", LOST_LINE, at=repo.iso(at))
+        return DialResult(call.call_id, "rescheduled", LOST_LINE, at=repo.iso(at)), returned
     call_ended(call.call_id, Ending(CallStatus.FAILED, reason=LOST_LINE))
-    return DialResult(call.call_id, "ended", LOST_LINE)
+    return DialResult(call.call_id, "ended", LOST_LINE), None
 
 
 def _parse_utc(value: str) -> datetime:
@@ -313,7 +306,7 @@ def _watch_at(call_id: str, at: datetime) -> None:
     scheduler.put_one_time_schedule(watch_schedule_name(call_id, at), at, {"call_id": call_id, "watch": True})
 
 
-def _check_live(call: CallRow, sid: str) -> DialResult:
+def _check_live(call: Call, sid: str) -> DialResult:
     try:
         info = _telephony().fetch_call(sid)
     except CallNotFound:
@@ -327,16 +320,12 @@ def _check_live(call: CallRow, sid: str) -> DialResult:
         _watch_at(call.call_id, now() + LIVE_CHECK_AFTER)
         return DialResult(call.call_id, "skipped", "call_still_live", twilio_sid=sid)
     count("LostStatusCallbacks")
-    repo.update_call(call, [CallRow.reasons.set([*(call.reasons or []), _reason("status_callback_lost")])])
+    repo.add_reason(call, "status_callback_lost")
     call_ended(call.call_id, Ending(ended, info.sid, info.duration))
     return DialResult(call.call_id, "reconciled", "status_callback_lost", twilio_sid=info.sid)
 
 
-def _reason(reason: str) -> dict[str, str]:
-    return {"at": repo.iso(now()), "reason": reason}
-
-
-def _reconcile(call: CallRow) -> DialResult:
+def _reconcile(call: Call) -> DialResult:
     """The attempt may have reached Twilio: look for it before anything else. Never redial blind."""
     contact = get_contact(call.contact_id)
     if contact is None:
@@ -354,7 +343,7 @@ def _reconcile(call: CallRow) -> DialResult:
     return _release(call, now() + RATE_LIMIT_DELAY, "dial_not_placed")
 
 
-def _release(call: CallRow, at: datetime, reason: str) -> DialResult:
+def _release(call: Call, at: datetime, reason: str) -> DialResult:
     """dialing → scheduled when Twilio certainly did not place the call; the attempt is not counted."""
     fresh = repo.get_call(call.call_id) or call
     history = list(fresh.attempt_history or [])
@@ -365,20 +354,8 @@ def _release(call: CallRow, at: datetime, reason: str) -> DialResult:
         count("TwilioErrors")
         release_dial_slot(call.call_id)
         return _end(fresh, CallStatus.FAILED, f"{reason}: gave up after {in_a_row} tries")
-    released = repo.update_call(
-        fresh,
-        [
-            CallRow.status.set(CallStatus.SCHEDULED.value),
-            CallRow.status_rank.set(CallStatus.SCHEDULED.rank),
-            CallRow.attempts.add(-1),
-            CallRow.attempt_history.set(history),
-            CallRow.scheduled_time.set(repo.iso(at)),
-            CallRow.schedule_name.set(_schedule_name(call.call_id, at)),
-            CallRow.reasons.set([*(fresh.reasons or []), {"at": repo.iso(now()), "reason": reason}]),
-        ],
-        condition=(CallRow.status == CallStatus.DIALING.value) & CallRow.twilio_sid.does_not_exist(),
-    )
-    if released:
+    released = repo.release_unplaced(fresh, at, _schedule_name(call.call_id, at), reason, history)
+    if released is not None:
         release_dial_slot(call.call_id)
         _arm(call.call_id, at)
     return DialResult(call.call_id, "rescheduled", reason, at=repo.iso(at))
@@ -394,7 +371,7 @@ def _arm(call_id: str, at: datetime) -> None:
     scheduler.put_one_time_schedule(_schedule_name(call_id, at), at, {"call_id": call_id})
 
 
-def _reschedule(call: CallRow, at: datetime, reason: str, detail: dict[str, Any] | None = None) -> DialResult:
+def _reschedule(call: Call, at: datetime, reason: str, detail: dict[str, Any] | None = None) -> DialResult:
     count("GuardRejections", reason=reason)
     name = _schedule_name(call.call_id, at)
     if repo.reschedule(call, at, reason, name, detail):
@@ -403,7 +380,7 @@ def _reschedule(call: CallRow, at: datetime, reason: str, detail: dict[str, Any]
     return DialResult(call.call_id, "rescheduled", reason, at=repo.iso(at))
 
 
-def _end(call: CallRow, status: CallStatus, reason: str, detail: dict[str, Any] | None = None) -> DialResult:
+def _end(call: Call, status: CallStatus, reason: str, detail: dict[str, Any] | None = None) -> DialResult:
     count("GuardRejections", reason=reason.split(":")[0])
     outcome = status.value if status != CallStatus.CANCELED else "canceled"
     repo.end_call(call, status, reason, outcome=outcome, detail=detail)

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from autocall.adapters.calls import get_call
 from autocall.clock import now
 from autocall.domain import consent, contacts
 from autocall.domain.calls import call_view, trigger_call
@@ -34,6 +33,7 @@ from autocall.domain.phones import check_dialable, to_e164
 from autocall.errors import AutocallError, ValidationFailed
 from autocall.models.api import ContactCreateRequest
 from autocall.secrets import form_secret
+from autocall.stores.calls import get_call
 from pydantic import ValidationError as PydanticValidationError
 
 WINDOW_S = 300

@@ -10,8 +10,8 @@ import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from autocall.adapters import idempotency as store
 from autocall.errors import ValidationFailed
+from autocall.stores import idempotency as store
 
 Response = tuple[int, dict[str, Any]]
 

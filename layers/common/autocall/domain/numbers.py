@@ -10,7 +10,7 @@
   rolling 24 h and ``MAX_DIALS_PER_NUMBER_WEEK`` in 7 days (``claim_dial``). A capped dial is
   rescheduled to the moment the number may be dialed again.
 
-Both live on the number's row (adapters/numbers.py), written with a version check: two triggers or
+Both live on the number's row (stores/numbers.py), written with a version check: two triggers or
 two dials racing for one number cannot both pass."""
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from autocall.adapters import calls as calls_repo
-from autocall.adapters import numbers as repo
-from autocall.adapters.tables import CallRow, NumberRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.errors import Conflict
 from autocall.models.enums import CallStatus
+from autocall.models.records import Call, NumberState
+from autocall.stores import calls as calls_repo
+from autocall.stores import numbers as repo
 
 MIN_DIAL_GAP = timedelta(minutes=5)  # form posts, bulk and single triggers never ring a phone in a row
 DAY = timedelta(days=1)
@@ -52,7 +52,7 @@ class CallPending(Conflict):
 
 
 def _holder(
-    row: NumberRow, purpose: str, call_id: str, moment: datetime, calls: dict[str, CallRow] | None = None
+    row: NumberState, purpose: str, call_id: str, moment: datetime, calls: dict[str, Call] | None = None
 ) -> str | None:
     """The other call holding the number for ``purpose`` while it is live or scheduled, if any
     (``calls``: the holders already read, else each is read here)."""
@@ -66,7 +66,7 @@ def _holder(
     return None if CallStatus(holder.status).terminal else holder.call_id
 
 
-def _hold(row: NumberRow, purpose: str, call_id: str, moment: datetime) -> None:
+def _hold(row: NumberState, purpose: str, call_id: str, moment: datetime) -> None:
     row.pending = {**(row.pending or {}), purpose: {"call_id": call_id, "at": moment.isoformat()}}
 
 
@@ -174,6 +174,6 @@ def release_dial(phone: str, call_id: str, attempt: int) -> None:
             return
 
 
-def _with_dials(row: NumberRow, dials: list[dict[str, Any]]) -> NumberRow:
+def _with_dials(row: NumberState, dials: list[dict[str, Any]]) -> NumberState:
     row.dials = dials
     return row

@@ -16,18 +16,15 @@ import zlib
 from datetime import timedelta
 from typing import Any
 
-from autocall.adapters.tables import PacingRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.observability import count, logger
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from autocall.stores import pacing as counters
+from autocall.stores.pacing import slot_holders as slot_holders  # read by tests and the bench too
 
-CONCURRENCY_COUNTER = "concurrent"
 MAX_HOLD = timedelta(hours=4)  # Twilio ends a call after 4 h (time_limit): a slot held longer is stale
 CPS_WAIT_S = (1, 4)  # over the calls-per-second limit: retry within a few seconds
 CONCURRENCY_WAIT_S = (15, 45)  # over the concurrency limit: a call usually lasts minutes
-_CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 def _wait(call_id: str, bounds: tuple[int, int]) -> timedelta:
@@ -46,33 +43,18 @@ def acquire_dial_slot(call_id: str) -> timedelta | None:
     moment = now()
     second = int(moment.timestamp())
     for _ in range(2):
-        try:
-            with TransactWrite(connection=PacingRow._get_connection().connection) as transaction:
-                transaction.update(
-                    PacingRow(counter_id=f"cps#{second}"),
-                    actions=[PacingRow.hits.add(1), PacingRow.expires_at.set(second + 3600)],
-                    condition=PacingRow.hits.does_not_exist() | (PacingRow.hits < per_second),
-                )
-                transaction.update(
-                    PacingRow(counter_id=CONCURRENCY_COUNTER),
-                    actions=[
-                        PacingRow.hits.add(1),
-                        PacingRow.holders[call_id].set(second + int(MAX_HOLD.total_seconds())),
-                    ],
-                    condition=(PacingRow.hits < limit) & PacingRow.holders[call_id].does_not_exist(),
-                )
+        refused = counters.take_dial_and_slot(
+            call_id, second, per_second, limit, second + int(MAX_HOLD.total_seconds())
+        )
+        if refused is None:
             return None
-        except TransactWriteError as exc:
-            reasons = [reason.code if reason else None for reason in exc.cancellation_reasons]
-            if exc.cause_response_code != "TransactionCanceledException" or len(reasons) != 2:
-                raise
         holders = slot_holders()
         if holders is None:  # first dial ever: create the counter, then try again
-            _create_concurrency_counter()
+            counters.create_concurrency_counter()
             continue
         if call_id in holders:
             return None  # a repeated delivery of this dial: its slot is already taken
-        if reasons[0] == _CONDITION_FAILED:
+        if refused == counters.CALLS_PER_SECOND:
             return _wait(call_id, CPS_WAIT_S)
         if _reclaim_stale(holders, second):
             return _wait(call_id, CPS_WAIT_S)
@@ -82,35 +64,7 @@ def acquire_dial_slot(call_id: str) -> timedelta | None:
 
 def release_dial_slot(call_id: str) -> bool:
     """Free the call's concurrent-call slot; True only for the one release that freed it."""
-    try:
-        PacingRow(counter_id=CONCURRENCY_COUNTER).update(
-            actions=[PacingRow.hits.add(-1), PacingRow.holders[call_id].remove()],
-            condition=PacingRow.holders[call_id].exists(),
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
-
-
-def slot_holders() -> dict[str, Any] | None:
-    """Calls holding a concurrent-call slot (None before the first dial)."""
-    try:
-        row = PacingRow.get(CONCURRENCY_COUNTER, consistent_read=True)
-    except PacingRow.DoesNotExist:
-        return None
-    return row.holders.as_dict() if row.holders is not None else {}
-
-
-def _create_concurrency_counter() -> None:
-    try:
-        PacingRow(counter_id=CONCURRENCY_COUNTER, hits=0, holders={}).save(
-            condition=PacingRow.counter_id.does_not_exist()
-        )
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    return counters.release_slot(call_id)
 
 
 def _reclaim_stale(holders: dict[str, Any], second: int) -> bool:

@@ -1,4 +1,4 @@
-"""boto3 clients for the post-call adapters, created once per process (and per environment)."""
+"""boto3 clients for the integrations, created once per process (and per environment)."""
 
 from __future__ import annotations
 

@@ -19,11 +19,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from autocall.adapters import calls as calls_repo
-from autocall.adapters import campaigns as repo
-from autocall.adapters import contacts as contacts_repo
-from autocall.adapters.suppression import suppressed_among
-from autocall.adapters.tables import CallRow, CampaignRow, ContactRow
 from autocall.clock import now
 from autocall.domain.calendar.slots import Opening, SlotGrid
 from autocall.domain.calendar.windows import CallingWindow, NoCallingWindow, open_stretch
@@ -36,7 +31,14 @@ from autocall.domain.phones import NumberNotDialable, check_dialable
 from autocall.errors import Conflict, ValidationFailed
 from autocall.integrations import scheduler
 from autocall.models.enums import CallStatus
+from autocall.models.records import Call as CallRow
+from autocall.models.records import Campaign as CampaignRow
+from autocall.models.records import Contact as ContactRow
 from autocall.observability import count, logger
+from autocall.stores import calls as calls_repo
+from autocall.stores import campaigns as repo
+from autocall.stores import contacts as contacts_repo
+from autocall.stores.suppression import suppressed_among
 
 FANOUT_PAGE_SIZE = 500  # contacts read per page (a Scan page for a tag)
 FANOUT_LEASE = timedelta(minutes=2)  # a claimed page nobody finished in this long is taken over

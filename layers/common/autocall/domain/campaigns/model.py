@@ -10,12 +10,12 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from autocall.adapters import campaigns as repo
-from autocall.adapters import contacts as contacts_repo
-from autocall.adapters.tables import CampaignRow
 from autocall.config import get_settings
 from autocall.domain.calls import _ID_NAMESPACE, parse_purpose
 from autocall.errors import CampaignNotFound, ValidationFailed
+from autocall.models.records import Campaign as CampaignRow
+from autocall.stores import campaigns as repo
+from autocall.stores import contacts as contacts_repo
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 

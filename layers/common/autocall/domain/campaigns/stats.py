@@ -7,13 +7,14 @@ from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
-from autocall.adapters import calls as calls_repo
-from autocall.adapters.tables import CallRow, CampaignRow
 from autocall.domain.campaigns.fanout import Fanout
 from autocall.domain.campaigns.model import get_campaign
 from autocall.domain.campaigns.steering import is_held
 from autocall.models.enums import POSITIVE_OUTCOMES, CallStatus, Outcome
+from autocall.models.records import Call as CallRow
+from autocall.models.records import Campaign as CampaignRow
 from autocall.pricing import TWILIO_PRICES, CallPrices, call_usage, twilio_cost
+from autocall.stores import calls as calls_repo
 
 
 def campaign_view(row: CampaignRow) -> dict[str, Any]:

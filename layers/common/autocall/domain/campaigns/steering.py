@@ -20,10 +20,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from autocall.adapters import calls as calls_repo
-from autocall.adapters import campaigns as repo
-from autocall.adapters import contacts as contacts_repo
-from autocall.adapters.tables import CallRow, CampaignRow
 from autocall.clock import now
 from autocall.domain.calendar.slots import SlotGrid
 from autocall.domain.calendar.windows import CallingWindow
@@ -34,7 +30,12 @@ from autocall.domain.contacts import callee_time_zones
 from autocall.domain.pacing import dial_spacing
 from autocall.errors import Conflict
 from autocall.integrations import scheduler
+from autocall.models.records import Call as CallRow
+from autocall.models.records import Campaign as CampaignRow
 from autocall.observability import logger
+from autocall.stores import calls as calls_repo
+from autocall.stores import campaigns as repo
+from autocall.stores import contacts as contacts_repo
 
 
 class Steering(StrEnum):

@@ -13,10 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from autocall.adapters import calls as calls_repo
-from autocall.adapters import crm as crm_repo
-from autocall.adapters.suppression import is_suppressed
-from autocall.adapters.tables import CallRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain import consent
@@ -41,7 +37,11 @@ from autocall.integrations.mail import Attachment, send_email
 from autocall.integrations.notify import publish
 from autocall.integrations.twilio.client import get_telephony
 from autocall.models.enums import CallPurpose, CallStatus, Outcome
+from autocall.models.records import Call
 from autocall.observability import logger
+from autocall.stores import calls as calls_repo
+from autocall.stores import crm as crm_repo
+from autocall.stores.suppression import is_suppressed
 
 _FOLLOW_UP_NAMESPACE = uuid.UUID("0b6f3f0e-2f4b-4a8e-9d0c-6c1f4f2a9e31")
 BOOKINGS = frozenset({Outcome.DEMO_SCHEDULED, Outcome.APPOINTMENT_CONFIRMED})
@@ -382,7 +382,7 @@ def hand_to_person(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -> l
         "preferred_time_local": spoken_time(at, ctx.time_zone, with_zone=True) if at is not None else None,
         "opened_at": iso_now(),
     }
-    amend_call(ctx.call_id, lambda row: None if row.handoff else [CallRow.handoff.set(handoff)])
+    amend_call(ctx.call_id, lambda call: None if call.handoff else {"handoff": handoff})
     _notify(ctx, analysis, "human_requested", "Callee asked for a person", "high", team)
     return ["person_follow_up_opened", f"{team}_team_notified_to_call_back"]
 
@@ -493,10 +493,10 @@ def retry_call(ctx: PostCall, analysis: dict[str, Any], env: ActionEnv) -> list[
 
 
 def _add_reason(call_id: str, reason: str) -> None:
-    def add(row: CallRow) -> list[Any] | None:
-        if any(r.get("reason") == reason for r in row.reasons or []):
+    def add(call: Call) -> dict[str, Any] | None:
+        if any(r.get("reason") == reason for r in call.reasons or []):
             return None
-        return [CallRow.reasons.set([*(row.reasons or []), {"at": iso_now(), "reason": reason}])]
+        return {"reasons": calls_repo.reasons_with(call, reason)}
 
     amend_call(call_id, add)
 
@@ -550,9 +550,9 @@ def send_reminder(call_id: str, reminder: str) -> list[str]:
     channel = _text_or_email(ctx, f"reminder_{reminder}", f"Reminder: {messages.meeting_name(ctx)}", body)
     label = f"reminder_{reminder}_sent_by_{channel}" if channel else f"reminder_{reminder}_skipped_no_channel"
 
-    def add(row: CallRow) -> list[Any] | None:
-        taken = list(row.actions_taken or [])
-        return None if label in taken else [CallRow.actions_taken.set([*taken, label])]
+    def add(call: Call) -> dict[str, Any] | None:
+        taken = list(call.actions_taken or [])
+        return None if label in taken else {"actions_taken": [*taken, label]}
 
     amend_call(call_id, add)
     return [label]

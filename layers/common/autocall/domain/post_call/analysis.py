@@ -13,13 +13,13 @@ from collections import Counter
 from statistics import mean
 from typing import Any, Literal
 
-from autocall.adapters.tables import CallRow
 from autocall.config import get_settings
 from autocall.domain.brain.nlu.intents import PAIN_POINTS
 from autocall.domain.brain.prompt_data import data_block
 from autocall.domain.post_call.context import PostCall, amend_call, iso_now, load
 from autocall.integrations.openai import parse as openai_parse
 from autocall.models.enums import CallPurpose, Outcome
+from autocall.models.records import Call
 from autocall.observability import logger, metrics
 from autocall.secrets import get_secret
 from pydantic import BaseModel, field_validator
@@ -327,8 +327,8 @@ def analyze(call_id: str, attempt: int) -> dict[str, Any]:
         return dict(stored)
     analysis = analyze_call(ctx)
 
-    def store(row: CallRow) -> list[Any] | None:
-        return None if (row.analysis or {}).get("attempt") == attempt else [CallRow.analysis.set(analysis)]
+    def store(call: Call) -> dict[str, Any] | None:
+        return None if (call.analysis or {}).get("attempt") == attempt else {"analysis": analysis}
 
     amend_call(call_id, store)
     logger.info("call analysed", extra={"call_id": call_id, "by": analysis["analyzer"]})

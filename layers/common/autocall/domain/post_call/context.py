@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from autocall.adapters import calls as calls_repo
-from autocall.adapters.campaigns import get_campaign
-from autocall.adapters.tables import CallRow, ContactRow
 from autocall.clock import now
 from autocall.domain.calendar.windows import CallingWindow
 from autocall.domain.contacts import callee_time_zone, callee_time_zones, get_contact
 from autocall.errors import CallNotFound
 from autocall.models.enums import AgentActionKind, CallPurpose, CallStatus, Outcome
+from autocall.models.records import Call, Contact
+from autocall.stores import calls as calls_repo
+from autocall.stores.campaigns import get_campaign
 
 UNANSWERED = frozenset({Outcome.VOICEMAIL, Outcome.NO_ANSWER, Outcome.BUSY, Outcome.FAILED})
 _STATUS_OUTCOME = {
@@ -39,8 +39,8 @@ class Slot:
 
 @dataclass(frozen=True)
 class PostCall:
-    call: CallRow
-    contact: ContactRow
+    call: Call
+    contact: Contact
     attempt: int
     outcome: Outcome
     window: CallingWindow
@@ -129,7 +129,7 @@ def parse_utc(value: str) -> datetime:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-def resolve_outcome(call: CallRow) -> Outcome:
+def resolve_outcome(call: Call) -> Outcome:
     """The call's final outcome: an opt-out wins, then the brain's outcome (but "no conversation" with
     a machine is voicemail), then the line's status."""
     actions = (call.memory or {}).get("agent_actions") or []
@@ -147,7 +147,7 @@ def resolve_outcome(call: CallRow) -> Outcome:
     return Outcome.NO_CONVERSATION
 
 
-def load_call(call_id: str) -> CallRow:
+def load_call(call_id: str) -> Call:
     call = calls_repo.get_call(call_id)
     if call is None:
         raise CallNotFound(call_id)
@@ -171,17 +171,18 @@ def load(call_id: str, attempt: int | None = None) -> PostCall:
     )
 
 
-def amend_call(call_id: str, change: Callable[[CallRow], list[Any] | None]) -> CallRow:
-    """Apply ``change(fresh row)`` under the row's version, re-reading on a concurrent write.
+def amend_call(call_id: str, change: Callable[[Call], dict[str, Any] | None]) -> Call:
+    """Apply ``change(fresh call)`` under the call's version, re-reading on a concurrent write.
 
-    ``change`` returns the update actions, or None when there is nothing (more) to do."""
+    ``change`` returns the fields to change, or None when there is nothing (more) to do."""
     for _ in range(8):
-        row = load_call(call_id)
-        actions = change(row)
-        if not actions:
-            return row
-        if calls_repo.update_call(row, actions):
-            return row
+        call = load_call(call_id)
+        changes = change(call)
+        if not changes:
+            return call
+        saved = calls_repo.save_fields(call, changes)
+        if saved is not None:
+            return saved
     raise ConcurrentUpdate(f"call {call_id} kept changing while the post-call chain wrote to it")
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from autocall.adapters import contacts as contacts_repo
-from autocall.adapters import crm as crm_repo
 from autocall.domain.calendar.phrasing import spoken_time
 from autocall.domain.post_call.analysis import analysis_dict
 from autocall.domain.post_call.context import PostCall, iso_now, load
 from autocall.errors import ContactNotFound
 from autocall.models.enums import CallPurpose, ContactType, Outcome
+from autocall.stores import contacts as contacts_repo
+from autocall.stores import crm as crm_repo
 
 # A contact only moves up this ladder (a customer stays a customer); opt-out and churn risk are
 # facts that override it.

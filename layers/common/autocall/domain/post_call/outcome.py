@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from autocall.adapters.tables import CallRow
 from autocall.clock import now
 from autocall.config import get_settings
 from autocall.domain.calls import format_duration
@@ -14,6 +13,7 @@ from autocall.domain.post_call.actions import effect_once
 from autocall.domain.post_call.analysis import analysis_dict
 from autocall.domain.post_call.context import PostCall, amend_call, iso_now, load
 from autocall.integrations import crm_webhook, events
+from autocall.models.records import Call
 from autocall.observability import count, logger, metrics, scrub
 from autocall.secrets import get_secret
 
@@ -91,12 +91,12 @@ def finalize(call_id: str, attempt: int, labels: list[str]) -> dict[str, Any]:
     ctx = load(call_id, attempt)
     result = build_result(ctx, analysis_dict(ctx))
 
-    def write(row: CallRow) -> list[Any] | None:
-        taken = list(row.actions_taken or [])
+    def write(call: Call) -> dict[str, Any] | None:
+        taken = list(call.actions_taken or [])
         taken += [label for label in dict.fromkeys(labels) if label not in taken]
-        if row.result == result and taken == (row.actions_taken or []):
+        if call.result == result and taken == (call.actions_taken or []):
             return None
-        return [CallRow.result.set(result), CallRow.actions_taken.set(taken)]
+        return {"result": result, "actions_taken": taken}
 
     amend_call(call_id, write)
     count("CallOutcomes", outcome=ctx.outcome.value)
@@ -120,11 +120,11 @@ def record_failure(call_id: str, attempt: int, step: str, error: str | None, cau
     """A step failed after its retries: keep it on the call (once), count it for the alarm."""
     failure = {"step": step, "error": error or "Unknown", "cause": _readable_cause(cause), "attempt": attempt}
 
-    def add(row: CallRow) -> list[Any] | None:
-        known = {(f.get("step"), f.get("attempt"), f.get("error")) for f in row.failures or []}
+    def add(call: Call) -> dict[str, Any] | None:
+        known = {(f.get("step"), f.get("attempt"), f.get("error")) for f in call.failures or []}
         if (step, attempt, failure["error"]) in known:
             return None
-        return [CallRow.failures.set([*(row.failures or []), {**failure, "at": iso_now()}])]
+        return {"failures": [*(call.failures or []), {**failure, "at": iso_now()}]}
 
     amend_call(call_id, add)
     metrics.add_metric(name="PostCallFailures", unit="Count", value=1)

@@ -127,7 +127,7 @@ class CallRow(Model):
     reasons = JSONAttribute(default=list)
     failures = JSONAttribute(default=list)
     # Twilio webhooks refused because they belong to no current attempt (a late or replayed one):
-    # counted, with the last one's kind and reason (adapters/calls.record_ignored_webhook)
+    # counted, with the last one's kind and reason (stores/calls.record_ignored_webhook)
     ignored_webhooks = NumberAttribute(null=True)
     last_ignored_webhook = JSONAttribute(null=True)
     # the callee asked for a person: the follow-up is the team's, never dialed by the agent, open
@@ -193,7 +193,7 @@ class SuppressionRow(Model):
 class IdempotencyRow(Model):
     """Powertools' idempotency table (``aws_lambda_powertools.utilities.idempotency``, DynamoDB
     persistence with its default attribute names). Only Powertools reads and writes it
-    (autocall.adapters.idempotency); the model declares the table for the local stack and tests."""
+    (autocall.stores.idempotency); the model declares the table for the local stack and tests."""
 
     class Meta(_RequestBudget):
         table_name = get_settings().idempotency_table
@@ -288,10 +288,3 @@ def bind_tables() -> None:
         model.Meta.connect_timeout_seconds = settings.dynamodb_connect_timeout_s
         model.Meta.read_timeout_seconds = settings.dynamodb_read_timeout_s
         model._connection = None
-
-
-def create_all_tables() -> None:
-    """Create every table (tests and the local stack; on AWS the template does it)."""
-    for model in ALL_TABLES.values():
-        if not model.exists():
-            model.create_table(billing_mode="PAY_PER_REQUEST", wait=False)

@@ -1,9 +1,9 @@
-"""Data access for the do-not-call (suppression) list, keyed by E.164 number."""
+"""The do-not-call (suppression) list, keyed by E.164 number: the only code that touches its table."""
 
 from __future__ import annotations
 
-from autocall.adapters.tables import SuppressionRow
 from autocall.clock import now
+from autocall.stores.tables import SuppressionRow
 from pynamodb.exceptions import DeleteError, PutError
 
 
