@@ -1,5 +1,5 @@
 """The built functions: each folder holds its handler, and each handler runs from the build with only
-its own environment (tests/deploy/built.py's worker, checked here too)."""
+its own environment (tests/support/built.py's worker, checked here too)."""
 
 from __future__ import annotations
 
