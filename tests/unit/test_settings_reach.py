@@ -552,7 +552,7 @@ def test_the_analysis_sees_the_known_reads(analysis: Analysis) -> None:
     """Guards the analysis itself: reads that must be found, through lazy imports and holders."""
     reached = analysis.reached
     # through lazy imports (the conversation's brain, then the LLM brain's module)
-    assert "autocall.domain.brain.llm:LlmBrain._llm_turn" in reached["VoiceWebhookFunction"]["OPENAI_MODEL"]
+    assert "autocall.domain.brain.llm.brain:LlmBrain._llm_turn" in reached["VoiceWebhookFunction"]["OPENAI_MODEL"]
     # the one call-end entry, reached from the voice handler and the watchdog, and ``settings.x``
     # after a holder
     for function in ("VoiceWebhookFunction", "SchedulerFunction"):
