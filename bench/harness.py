@@ -96,7 +96,7 @@ class Stopwatch:
 
 @dataclass
 class InProcessAws:
-    """moto in-process with every resource of template.yaml (as tests/integration/conftest.py)."""
+    """moto in-process with every resource of template.yaml (as tests/support/aws.py)."""
 
     registry: Any
     secrets: dict[str, Any]

@@ -13,7 +13,7 @@ Calls made outside any invocation (the test harness, the local stack creating it
 pump) carry ``function=None``; so do the calls moto makes itself while emulating a service (its Step
 Functions interpreter invoking Lambda), even when moto runs on a thread an invocation started: those
 have ``origin="moto"``. Neither is a function's call, and neither is checked against a function's
-policies (``tests/deploy/iam_policy.py`` does the checking)."""
+policies (``tests/support/iam_policy.py`` does the checking)."""
 
 from __future__ import annotations
 

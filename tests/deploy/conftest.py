@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy import built
+from tests.support import built
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 moto's server runs in this process with every resource of template.yaml (``create_resources``), the
 carrier simulator offers Twilio's REST API, and each function of `sam build`'s output runs in its own
-python3.12 worker (tests/deploy/built.py) with exactly what the template gives it (Globals and its
+python3.12 worker (tests/support/built.py) with exactly what the template gives it (Globals and its
 own variables, references resolved to the local resources) plus what Lambda and the endpoints add:
 AWS_ENDPOINT_URL and dummy credentials for moto, TWILIO_API_BASE_URL for the carrier, the region
 and AWS_LAMBDA_FUNCTION_NAME. Nothing else, and no union of functions.
@@ -43,7 +43,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from local.template import LocalTemplate, load_template
-from tests.deploy import built
+from tests.support import built
 
 SECRETS = {
     "api_token": "deploy-tier-api-token",

@@ -1,5 +1,5 @@
 """The built functions: each folder holds its handler, and each handler runs from the build with only
-its own environment (tests/deploy/built.py's worker, checked here too)."""
+its own environment (tests/support/built.py's worker, checked here too)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from local.template import LocalTemplate, load_template
-from tests.deploy import built
+from tests.support import built
 
 
 def template_env(build: Path, logical_id: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy import built
+from tests.support import built
 
 CACHE_TAG = "cpython-312"
 SKIP_DIRS = {"__pycache__", "bin"}  # bin: console scripts pip installs beside the packages

@@ -16,8 +16,8 @@ from pynamodb.models import Model
 
 from local.awscalls import AwsCall, Recorder, acting_as, authorizations, function_arn, queue_arn
 from local.template import LocalTemplate
-from tests.deploy.iam_policy import FunctionPolicies, Report, StackPolicies, check, conditions_hold, matches
-from tests.integration.conftest import Aws, aws  # noqa: F401  (the in-process stack fixture)
+from tests.support.aws import Aws, aws  # noqa: F401  (the in-process stack fixture)
+from tests.support.iam_policy import FunctionPolicies, Report, StackPolicies, check, conditions_hold, matches
 
 ARN = "arn:aws:{}:us-east-1:123456789012:{}"
 SENDER = "agent@example.com"  # template.yaml's SenderEmail default

@@ -13,7 +13,7 @@ from autocall.models import prompts
 from autocall.models.enums import CallPurpose
 
 from local.personas import EXPECTED_OUTCOMES, PERSONAS, expected_outcome
-from tests.e2e.conftest import rest_clock, run_clock_from
+from tests.support.stack import rest_clock, run_clock_from
 
 WEDNESDAY_NOON_EASTERN = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}

@@ -17,7 +17,7 @@ from autocall.domain.calendar.windows import CallingWindow, is_open
 from autocall.domain.pacing import slot_holders
 from autocall.stores.calls import calls_for_contact
 
-from tests.e2e.conftest import rest_clock
+from tests.support.stack import rest_clock
 
 FRIDAY_MORNING = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)  # 08:00 New York, 05:00 LA, 22:00 Tokyo
 ZONES = {"+1212": "America/New_York", "+1415": "America/Los_Angeles", "+8133": "Asia/Tokyo"}

@@ -20,7 +20,7 @@ from local.demo import DemoOptions, DemoResult, run_demo
 from local.demo.book import DEMO_START, SMALL_BOOK, TRIGGERS
 from local.personas import PERSONAS
 from local.stack import LocalStack
-from tests.e2e.conftest import Client, rest_clock
+from tests.support.stack import Client, rest_clock
 
 # A week before the other e2e tests' moment: the retries and follow-ups they left behind stay in
 # the future while the demo runs.

@@ -16,7 +16,7 @@ import pytest
 
 from local.personas import PERSONAS
 from local.stack import LocalStack
-from tests.e2e.conftest import rest_clock, run_clock_from
+from tests.support.stack import rest_clock, run_clock_from
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "scripts" / "smoke.py"

@@ -24,8 +24,8 @@ from autocall.stores import calls as calls_repo
 
 from local.carrier import CarrierSimulator
 from local.template import ACCOUNT_ID, REGION
-from tests.helpers import as_function, public_url, settings_of
-from tests.integration.test_post_call_chain import GREETING, turn
+from tests.support.helpers import as_function, public_url, settings_of
+from tests.support.post_call import GREETING, turn
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # Wednesday 10:00 in New York
 GROUP = "autocall-calls"

@@ -13,8 +13,8 @@ from autocall.domain import campaigns
 from autocall.domain.campaigns import steering
 
 from local.lambdas import FakeLambdaContext
-from tests.integration import test_campaigns
-from tests.integration.test_campaigns import (
+from tests.support import campaigns as builders
+from tests.support.campaigns import (
     add_campaign,
     add_contact,
     campaign_calls,
@@ -24,7 +24,7 @@ from tests.integration.test_campaigns import (
     wait_view,
 )
 
-api = test_campaigns.api  # the fixture: moto in-process, the clock at 01:00 in New York (windows shut)
+api = builders.api  # the fixture: moto in-process, the clock at 01:00 in New York (windows shut)
 
 CALLS = 10
 PAGE = 4  # 10 calls: pages of 4, 4 and 2

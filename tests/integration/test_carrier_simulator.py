@@ -15,7 +15,7 @@ from autocall.integrations.twilio.client import Telephony, TelephonyError, get_t
 from local.carrier import CarrierSimulator
 from local.carrier.engine import APPLICATION_ERROR, MAX_ROUND_TRIPS
 from local.personas import PERSONAS
-from tests.fakes.voice_app import GOODBYE, GREETING, NOT_HEARD, VOICEMAIL, FakeVoiceApp, Hit
+from tests.support.fakes.voice_app import GOODBYE, GREETING, NOT_HEARD, VOICEMAIL, FakeVoiceApp, Hit
 
 TOKEN = "integration-auth-token"
 ACCOUNT = "AC" + "2" * 32

@@ -17,10 +17,10 @@ import pytest
 from autocall.config import reset_settings
 from autocall.integrations import crm_webhook
 
-from tests.integration import test_post_call_chain as post_call_chain
-from tests.integration.test_post_call_chain import GREETING, call, finished_call, run_chain
+from tests.support import post_call
+from tests.support.post_call import GREETING, call, finished_call, run_chain
 
-chain, contact = post_call_chain.chain, post_call_chain.contact  # its fixtures: a moto stack, a contact
+chain, contact = post_call.chain, post_call.contact  # the chain's fixtures: a moto stack, a contact
 ROOT = Path(__file__).resolve().parents[2]
 OUR_CODE = (str(ROOT / "layers" / "common" / "autocall"), str(ROOT / "functions"))
 

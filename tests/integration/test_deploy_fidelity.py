@@ -19,7 +19,7 @@ from autocall.stores.tables import CallRow
 from twilio.request_validator import RequestValidator
 
 from local.lambdas import FunctionRegistry, route_moto_lambda
-from tests.helpers import DOMAIN, STAGE, api_event, public_url
+from tests.support.helpers import DOMAIN, STAGE, api_event, public_url
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # Wednesday 10:00 in New York
 GROUP = "autocall-calls"

@@ -1,10 +1,12 @@
-"""Fixtures of the in-process reliability suite: moto with the template's resources (the
-integration ``aws`` fixture), the API gateway's request handling without a socket, signed Twilio
-webhooks, the carrier simulator on a live loopback line, the OpenAI fake, and EMF capture."""
+"""Fixtures of the in-process reliability suite: moto with the template's resources (the ``aws``
+fixture of ``tests.support.aws``), the API gateway's request handling without a socket, signed
+Twilio webhooks, the carrier simulator on a live loopback line, the OpenAI fake, and EMF capture.
+Every test under this folder (tests/reliability/e2e too) carries the ``reliability`` marker."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +16,20 @@ from autocall.config import reset_settings
 from local.carrier import CarrierSimulator
 from local.gateway import Gateway
 from local.openai_fake import FakeOpenAI
-from tests.integration import conftest as integration
-from tests.integration.conftest import Aws
-from tests.reliability.support import COUNTS, NOW, Line, Twilio
+from tests.support import aws as in_process
+from tests.support.aws import Aws
+from tests.support.reliability import COUNTS, NOW, Line, Twilio
 
-aws = integration.aws  # moto in-process with the template's resources, shared with the integration tests
+aws = in_process.aws  # moto in-process with the template's resources, shared with the integration tests
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``-m reliability`` selects this folder's tests (the hook sees every collected item)."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.reliability)
 
 
 @pytest.fixture
@@ -74,7 +85,7 @@ def llm(openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 @pytest.fixture
 def emf(capsys: pytest.CaptureFixture[str]) -> Any:
     """Metric names emitted so far as CloudWatch EMF lines on stdout (each read drains stdout)."""
-    from tests.reliability.support import emitted_metrics
+    from tests.support.reliability import emitted_metrics
 
     return lambda: emitted_metrics(capsys.readouterr().out)
 

@@ -15,7 +15,7 @@ from autocall.stores.tables import ContactRow, CrmRecordRow
 from twilio.request_validator import RequestValidator
 
 from local.openai_fake import FakeOpenAI
-from tests.reliability.support import (
+from tests.support.reliability import (
     COUNTS,
     NOW,
     Twilio,
@@ -24,9 +24,9 @@ from tests.reliability.support import (
     next_turn,
     row,
     spoken,
+    tables_snapshot,
     twiml_verbs,
 )
-from tests.reliability.test_bad_input import tables_snapshot
 
 
 def refused(

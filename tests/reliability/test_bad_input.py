@@ -9,20 +9,11 @@ from typing import Any
 
 import pytest
 from autocall.domain.forms import sign
-from autocall.stores.tables import ALL_TABLES
 
-from tests.reliability.support import COUNTS, NOW, Twilio, live_call, new_contact
+from tests.support.reliability import COUNTS, NOW, Twilio, live_call, new_contact, tables_snapshot
 
 TIMESTAMP = str(int(NOW.timestamp()))
 FORM = {"name": "Dana Whitfield", "phone": "+12125550199", "consent_text": "Yes, call me."}
-
-
-def tables_snapshot() -> dict[str, list[dict[str, Any]]]:
-    """Every item of every table, as DynamoDB holds it."""
-    return {
-        name: sorted(json.dumps(item.serialize(), sort_keys=True, default=str) for item in model.scan())
-        for name, model in ALL_TABLES.items()
-    }
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from autocall.domain import conversation, dialer
 from autocall.stores import calls as repo
 
-from tests.reliability.support import (
+from tests.support.reliability import (
     COUNTS,
     NOW,
     Twilio,

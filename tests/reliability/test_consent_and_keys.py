@@ -22,9 +22,17 @@ from autocall.domain import calls as calls_domain
 from autocall.domain.forms import sign
 
 from local.lambdas import FakeLambdaContext
-from tests.integration.conftest import Aws
-from tests.reliability.support import COUNTS, NOW, Twilio, live_call, new_contact, new_number, row
-from tests.reliability.test_bad_input import tables_snapshot
+from tests.support.aws import Aws
+from tests.support.reliability import (
+    COUNTS,
+    NOW,
+    Twilio,
+    live_call,
+    new_contact,
+    new_number,
+    row,
+    tables_snapshot,
+)
 
 FORM_SECRET = "local-form-secret"
 BACKEND_IP = "198.51.100.7"
@@ -231,7 +239,7 @@ def test_line_breaks_in_form_fields_never_reach_an_email_header(aws: Aws) -> Non
     notification. Line breaks in either stay out of every header, and the e-mails still go."""
     from autocall.clock import CLOCK
 
-    from tests.integration import test_post_call_chain as chain
+    from tests.support import post_call as chain
 
     for n, (kind, injected) in enumerate(BREAKS.items()):
         CLOCK.freeze(chain.NOW.replace(hour=16))  # 08:00 in Los Angeles: the form's call waits

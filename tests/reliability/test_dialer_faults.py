@@ -12,7 +12,7 @@ from autocall.domain import dialer
 from autocall.stores.tables import MAX_RETRIES, CallRow
 from pynamodb.exceptions import UpdateError
 
-from tests.reliability.support import COUNTS, NOW, Line, new_call, new_contact, row, throttled
+from tests.support.reliability import COUNTS, NOW, Line, new_call, new_contact, row, throttled
 
 DUE = NOW + timedelta(minutes=5)
 

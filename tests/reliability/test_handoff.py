@@ -19,8 +19,8 @@ from autocall.domain import dialer
 from local.openai_fake import FakeOpenAI
 from local.personas import PERSONAS
 from local.template import ACCOUNT_ID, REGION
-from tests.integration.conftest import Aws
-from tests.reliability.support import (
+from tests.support.aws import Aws
+from tests.support.reliability import (
     COUNTS,
     Twilio,
     live_call,

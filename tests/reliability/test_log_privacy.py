@@ -18,7 +18,7 @@ from autocall.integrations.twilio.client import (
 )
 
 from local.carrier import CarrierSimulator
-from tests.reliability.support import COUNTS
+from tests.support.reliability import COUNTS
 
 TOKEN = "test-auth-token"
 NUMBER = "+1 415 555 0123"  # refused by Twilio's E.164 check, and named in its error message

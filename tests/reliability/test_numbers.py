@@ -28,8 +28,7 @@ from autocall.models.records import Contact
 from autocall.stores.contacts import save_contact
 from autocall.stores.tables import CallRow, ContactRow
 
-from tests.reliability.support import COUNTS, NOW, Line, new_number, row
-from tests.reliability.test_bad_input import tables_snapshot
+from tests.support.reliability import COUNTS, NOW, Line, new_number, row, tables_snapshot
 
 TRIGGER = "/calls/api/calls/trigger_autonomous_call/"
 BULK = "/calls/api/calls/bulk_autonomous_calls/"
@@ -524,8 +523,8 @@ def test_the_post_call_chain_books_a_retry_open_in_every_zone(
     from autocall.domain.contacts import create_contact
     from autocall.models.api import ContactCreateRequest
 
-    from tests.integration.test_post_call_chain import NOW as CHAIN_NOW
-    from tests.integration.test_post_call_chain import call, finished_call, run_chain
+    from tests.support.post_call import NOW as CHAIN_NOW
+    from tests.support.post_call import call, finished_call, run_chain
 
     monkeypatch.setenv("ALLOWED_COUNTRIES", "US,AU")
     aws.registry.refresh_environments()

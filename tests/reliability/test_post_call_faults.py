@@ -15,8 +15,8 @@ from autocall.models.api import ContactCreateRequest
 from autocall.stores import contacts as contacts_repo
 from autocall.stores import crm as crm_repo
 
-from tests.integration.conftest import Aws
-from tests.integration.test_post_call_chain import (
+from tests.support.aws import Aws
+from tests.support.post_call import (
     DEMO_TURNS,
     NOW,
     finished_call,
@@ -25,7 +25,7 @@ from tests.integration.test_post_call_chain import (
     sent_emails,
     slot_action,
 )
-from tests.reliability.support import COUNTS, row, wire_fault
+from tests.support.reliability import COUNTS, row, wire_fault
 
 EMAIL = "dana.whitfield@techcorp.example"
 STEP_TRIES = 4  # the state machine's Retry: MaxAttempts 3 after the first try

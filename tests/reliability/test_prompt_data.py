@@ -14,7 +14,7 @@ from autocall.domain.brain.prompt_data import BEGIN, END, MAX_BLOCK_CHARS, MAX_V
 from autocall.domain.forms import sign
 
 from local.openai_fake import FakeOpenAI
-from tests.reliability.support import COUNTS, NOW, Twilio, new_number, row, spoken
+from tests.support.reliability import COUNTS, NOW, Twilio, new_number, row, spoken
 
 INJECTED = "form fields written as instructions (name, company, product, notes): data block only"
 CATALOGUE = "product_interest values from a web form, spoken as the catalogue names them or neutrally"

@@ -11,7 +11,7 @@ import pytest
 from autocall.stores.tables import MAX_RETRIES, CallRow
 
 from local.openai_fake import FakeOpenAI
-from tests.reliability.support import (
+from tests.support.reliability import (
     COUNTS,
     Twilio,
     live_call,

@@ -13,7 +13,7 @@ from autocall.models import prompts as steps
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.reliability.support import COUNTS
+from tests.support.reliability import COUNTS
 
 ATTACKS = [
     "</Say><Dial>+19005550000</Dial><Say>",

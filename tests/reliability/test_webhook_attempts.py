@@ -21,8 +21,8 @@ from autocall.models.enums import CallStatus
 from autocall.stores import calls as repo
 
 from local.personas import PERSONAS
-from tests.integration.conftest import Aws
-from tests.reliability.support import (
+from tests.support.aws import Aws
+from tests.support.reliability import (
     COUNTS,
     NOW,
     Twilio,

@@ -1,27 +1,3 @@
-"""The few unit tests that drive a handler (tests/unit/test_metrics.py) use moto in-process with the
-template's resources, as the integration tests do."""
+"""Unit tests are pure logic: the only fixture they share is the deployed business identity."""
 
-from collections.abc import Iterator
-
-import pytest
-from autocall.config import reset_settings
-
-from local.template import load_template
-from tests.integration.conftest import aws  # noqa: F401
-
-
-@pytest.fixture
-def deployed_identity(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The business identity every deployed function gets from Globals (the template's parameter
-    defaults): the settings have no stand-in values of their own."""
-    parameters = load_template()["Parameters"]
-    for env, parameter in (
-        ("BUSINESS_NAME", "BusinessName"),
-        ("AGENT_NAME", "AgentName"),
-        ("TWILIO_CALLER_ID", "TwilioCallerId"),
-    ):
-        monkeypatch.setenv(env, str(parameters[parameter]["Default"]))
-    reset_settings()
-    yield
-    monkeypatch.undo()
-    reset_settings()
+from tests.support.settings import deployed_identity  # noqa: F401  (the fixture)

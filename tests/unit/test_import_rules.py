@@ -141,3 +141,58 @@ def test_the_rules_catch_a_forbidden_import(tmp_path: Path) -> None:
     assert "pynamodb.models" in modules
     assert "twilio.rest" in modules
     assert "autocall.stores.tables" in modules
+
+
+# --- the tests' own arrows (STYLE.md "Tests"): a tier means what its folder says -----------------
+
+TIERS = ROOT / "tests"
+# every package or module right under tests/ but the support package: test modules and conftests
+OTHER_TEST_MODULES = tuple(
+    sorted(
+        f"tests.{path.stem}"
+        for path in TIERS.iterdir()
+        if path.name != "support" and ((path.is_dir() and path.name != "__pycache__") or path.suffix == ".py")
+    )
+)
+
+TEST_RULES = (
+    Rule(
+        "unit tests → other tiers, moto, handlers",
+        "tests/unit/**/*.py",
+        (
+            "tests.integration",
+            "tests.e2e",
+            "tests.reliability",
+            "tests.deploy",
+            "tests.support.aws",
+            "moto",
+            "app",
+            "authorizer",
+            "functions",
+        ),
+        "a unit test is pure logic: no moto, no handler, nothing of another tier",
+    ),
+    Rule(
+        "a test module → another test module or a conftest",
+        "tests/**/*.py",
+        OTHER_TEST_MODULES,
+        "what tests share lives in tests.support; a conftest is pytest's to load, never imported",
+    ),
+)
+
+
+@pytest.mark.parametrize("rule", TEST_RULES, ids=[rule.name for rule in TEST_RULES])
+def test_no_forbidden_import_in_the_tests(rule: Rule) -> None:
+    assert any(ROOT.glob(rule.files)), f"{rule.name}: its glob reads no file"
+    broken = violations(rule)
+    assert not broken, f"{rule.name} ({rule.reason}):\n" + "\n".join(broken)
+
+
+def test_the_test_rule_names_every_tier_and_the_conftests() -> None:
+    """The forbidden list is read from the folder: a new tier is covered the day it appears."""
+    assert {"tests.unit", "tests.integration", "tests.e2e", "tests.reliability", "tests.deploy"} <= set(
+        OTHER_TEST_MODULES
+    )
+    assert "tests.conftest" in OTHER_TEST_MODULES and "tests.support" not in OTHER_TEST_MODULES
+    source = TIERS / "reliability" / "conftest.py"
+    assert any(names(module, "tests.support") for _, module in imported_modules(source))

@@ -3,7 +3,6 @@ agree with the pynamodb models the code uses."""
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from autocall.stores.tables import ALL_TABLES
 
 from local.template import TEMPLATE_PATH, LocalTemplate, load_template
+from tests.support.template import transformed
 
 
 def test_template_passes_cfn_lint() -> None:
@@ -18,23 +18,6 @@ def test_template_passes_cfn_lint() -> None:
 
     problems = [m for m in lint_all(TEMPLATE_PATH.read_text()) if m.rule.id.startswith("E")]
     assert problems == [], "\n".join(str(p) for p in problems)
-
-
-class _NoManagedPolicies:
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-def transformed() -> dict[str, Any]:
-    from samtranslator.translator.transform import transform
-
-    template = copy.deepcopy(load_template())
-    for resource in template["Resources"].values():
-        props = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri", "DefinitionUri"):
-            if isinstance(props.get(key), str):
-                props[key] = f"s3://autocall-artifacts/{props[key].strip('/').replace('/', '-')}.zip"
-    return dict(transform(template, {}, _NoManagedPolicies()))
 
 
 def _references(value: Any) -> set[str]:

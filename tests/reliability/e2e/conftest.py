@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 # The same session-wide stack and HTTP client as tests/e2e, in this process of its own.
-from tests.e2e.conftest import Client, api, stack  # noqa: F401
+from tests.support.stack import Client, api, stack  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

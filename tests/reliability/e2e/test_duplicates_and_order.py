@@ -16,8 +16,8 @@ from autocall.models.enums import CallPurpose
 
 from local.demo import finished
 from local.personas import EXPECTED_OUTCOMES
-from tests.e2e.conftest import Client, rest_clock, run_clock_from
-from tests.reliability.support import COUNTS, comparable
+from tests.support.reliability import COUNTS, comparable
+from tests.support.stack import Client, rest_clock, run_clock_from
 
 WEDNESDAY_NOON_EASTERN = datetime(2026, 12, 9, 17, 0, tzinfo=UTC)
 # every persona, with each purpose it has a scripted outcome for ("any purpose": one per persona,

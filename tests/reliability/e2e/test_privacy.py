@@ -22,8 +22,8 @@ from local.demo import DemoOptions, run_demo
 from local.demo.book import BOOK, DEMO_START, DemoContact
 from local.personas import PERSONAS
 from local.stack import LocalStack
-from tests.e2e.conftest import Client, rest_clock
-from tests.reliability.support import COUNTS
+from tests.support.reliability import COUNTS
+from tests.support.stack import Client, rest_clock
 
 
 class Captured(logging.Handler):

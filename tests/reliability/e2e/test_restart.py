@@ -19,8 +19,8 @@ from local.gateway import Gateway
 from local.lambdas import FunctionRegistry, route_moto_lambda
 from local.pump import SchedulePump
 from local.stack import LocalStack
-from tests.e2e.conftest import Client, rest_clock
-from tests.reliability.support import COUNTS
+from tests.support.reliability import COUNTS
+from tests.support.stack import Client, rest_clock
 
 START = datetime(2026, 12, 16, 17, 0, tzinfo=UTC)  # a Wednesday, noon in New York
 PERSONAS = ["interested_buyer", "busy_call_me_back", "not_interested", "angry", "voicemail", "no_answer"]

@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from local.stack import LocalStack
-from tests.reliability.support import COUNTS
+from tests.support.reliability import COUNTS
 
 RESPONSE_CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = 25  # per operation and generation mode: bounded, so the whole run takes about a minute

@@ -21,7 +21,7 @@ from autocall.integrations.twilio.client import (
 )
 
 from local.carrier import CarrierSimulator
-from tests.fakes.voice_app import FakeVoiceApp
+from tests.support.fakes.voice_app import FakeVoiceApp
 
 TOKEN = "test-auth-token"
 ACCOUNT = "AC" + "1" * 32

@@ -1,5 +1,6 @@
 """What the reliability tests share: signed Twilio webhooks, a conversation driver, a held line,
-DynamoDB throttling at the wire, EMF parsing and the comparison of call records."""
+DynamoDB throttling at the wire, EMF parsing, snapshots of the tables and the comparison of call
+records."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from autocall.models import prompts
 from autocall.models.api import ContactCreateRequest
 from autocall.models.records import Call
 from autocall.stores import calls as repo
+from autocall.stores.tables import ALL_TABLES
 from pynamodb.models import Model
 from twilio.request_validator import RequestValidator
 
@@ -33,6 +35,14 @@ COUNTS: Counter[str] = Counter()  # what the suite tried, printed at the end of 
 NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)  # Wednesday, noon in New York
 FORM = "application/x-www-form-urlencoded"
 _numbers = itertools.count(1000)
+
+
+def tables_snapshot() -> dict[str, list[dict[str, Any]]]:
+    """Every item of every table, as DynamoDB holds it."""
+    return {
+        name: sorted(json.dumps(item.serialize(), sort_keys=True, default=str) for item in model.scan())
+        for name, model in ALL_TABLES.items()
+    }
 
 
 def new_number() -> str:

@@ -23,9 +23,9 @@ from autocall.observability import metrics
 from local.carrier import CarrierSimulator
 from local.openai_fake import FakeOpenAI
 from local.template import ROOT, load_template
-from tests.helpers import api_event, public_url
-from tests.integration.conftest import Aws
-from tests.unit.test_template import transformed
+from tests.support.aws import Aws
+from tests.support.helpers import api_event, public_url
+from tests.support.template import transformed
 
 NOON_EASTERN = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)  # a Wednesday
 SERVICE = {"service": "autocall"}

@@ -49,7 +49,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
+HERE = ROOT / "tests" / "deploy"  # the deploy tier: its events/
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 API_ID = "1234567890"  # the id `sam local generate-event` uses
