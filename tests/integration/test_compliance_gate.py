@@ -133,6 +133,8 @@ def test_an_unresolvable_number_is_ended_with_a_reason_and_never_dialed(
     [decision] = call["dial_decisions"]
     assert decision["allowed"] is False and decision["outcome"] == "end"
     assert decision["checks"][0]["kind"] == "resolution" and decision["jurisdictions"] == []
+    assert decision["checks"][0]["inputs"]["failure"] == "unknown_area_code"
+    assert FLORIDA not in str(decision)  # the number is masked in the audit record
 
 
 def _dial_and_end(api: Any, call_id: str, at: datetime) -> None:

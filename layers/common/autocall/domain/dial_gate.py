@@ -189,7 +189,7 @@ def record(
             zones=list(gate.resolution.zones),
             rules_version=gate.decision.rules_version,
             rules=decision["rules"],
-            checks=decision["checks"],
+            checks=[_masked_check(c) for c in decision["checks"]],
             resolution=_masked(gate.resolution.to_record()),
             consent_evidence_id=consent_evidence_id(contact.phone),
             prior_attempts=[{"at": audit_iso(d.at), "purpose": d.purpose} for d in gate.prior],
@@ -202,6 +202,11 @@ def _masked(resolution: dict[str, Any]) -> dict[str, Any]:
     neither need): its country code and area code stay in the derivation."""
     e164 = str(resolution.get("e164") or "")
     return {**resolution, "e164": f"{e164[:5]}…{e164[-2:]}" if len(e164) > 7 else "…"}
+
+
+def _masked_check(check: dict[str, Any]) -> dict[str, Any]:
+    """A resolution check's inputs are the resolution: masked as ``_masked`` does."""
+    return {**check, "inputs": _masked(check["inputs"])} if check["kind"] == "resolution" else check
 
 
 def audit_iso(moment: datetime | None) -> str | None:
