@@ -198,6 +198,8 @@ def test_a_fourth_call_in_24_hours_on_one_subject_is_refused_across_campaigns(
     )
     assert status == 200 and [d["call_id"] for d in rest["decisions"]] == [third, second, first]
     assert all(d["allowed"] and not _failing(d) for d in rest["decisions"])
+    status, refused = api.api("GET", f"/contacts/{contact['contact_id']}/dial-decisions?cursor=e30x")
+    assert status == 422 and refused["field"] == "cursor"
 
 
 def test_the_calling_window_route_explains_the_next_moments_and_their_rules(api: Any) -> None:

@@ -36,6 +36,7 @@ from autocall.stores import audit
 from autocall.stores.consent import records_for
 
 GRANTS = frozenset({"grant", "re_consent"})
+CURSOR_KEYS = {"call_id", "decision_key", "contact_id", "at"}  # the by-contact index's last key
 EXPLAINED_MOMENTS = 5  # how many allowed stretches the calling-window route lists
 # the reason a refusal is recorded under, by the kind of the first failing check
 REASONS = {
@@ -274,7 +275,11 @@ def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed("cursor is not a cursor this API gave", "cursor") from exc
-    if not isinstance(key, dict):
+    if not (
+        isinstance(key, dict)
+        and set(key) == CURSOR_KEYS
+        and all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())
+    ):
         raise ValidationFailed("cursor is not a cursor this API gave", "cursor")
     return key
 
