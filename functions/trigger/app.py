@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from autocall.config import get_settings
-from autocall.domain import calls, campaigns, consent, contacts, forms
+from autocall.domain import calls, campaigns, consent, contacts, dial_gate, forms
 from autocall.domain.idempotency import run_once
 from autocall.errors import AutocallError
 from autocall.http import error_response, json_response, undecodable_body, validation_error_response
@@ -16,6 +16,7 @@ from autocall.integrations.lambdas import continue_fanout_async, continue_sweep_
 from autocall.models.api import (
     BulkCallsRequest,
     BulkCallsResponse,
+    CallingWindowResponse,
     CallResponse,
     CallStatusResponse,
     CallSummaryResponse,
@@ -32,6 +33,7 @@ from autocall.models.api import (
     ContactListResponse,
     ContactResponse,
     ContactUpdateRequest,
+    DialDecisionsResponse,
     ErrorResponse,
     FormCallResponse,
     FormOptOutResponse,
@@ -183,12 +185,17 @@ def autonomous_call_status(
 
 @app.get("/calls/<call_id>", responses=_answers(200, CallResponse, "The call", 404))
 def get_call(call_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
-    return json_response(200, calls.call_view(calls.get_call(call_id)))
+    return json_response(200, _call_body(calls.get_call(call_id)))
+
+
+def _call_body(row: Any) -> dict[str, Any]:
+    """A call in full, with its dial decisions from the audit table."""
+    return {**calls.call_view(row), "dial_decisions": dial_gate.decisions_for_call(row.call_id)}
 
 
 @app.delete("/calls/<call_id>", responses=_answers(200, CallResponse, "The call, canceled", 404, 409))
 def cancel_call(call_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
-    return json_response(200, calls.call_view(calls.cancel_call(call_id)))
+    return json_response(200, _call_body(calls.cancel_call(call_id)))
 
 
 @app.post(
@@ -204,7 +211,7 @@ def close_handoff(
     closing = request or HandoffCloseRequest()
 
     def act() -> tuple[int, dict[str, Any]]:
-        return 200, calls.call_view(calls.close_handoff(call_id, closing.closed_by, closing.note))
+        return 200, _call_body(calls.close_handoff(call_id, closing.closed_by, closing.note))
 
     return _idempotent("handoff-close", idempotency_key, {"call_id": call_id, **closing.model_dump()}, act)
 
@@ -248,6 +255,29 @@ def update_contact(
 )
 def get_consent(contact_id: Annotated[str, Path(max_length=128)]) -> Response[Any]:
     return json_response(200, consent.consent_view(contacts.get_contact(contact_id)))
+
+
+@app.get(
+    "/contacts/<contact_id>/dial-decisions",
+    responses=_answers(200, DialDecisionsResponse, "The contact's dial decisions, newest first", 404),
+)
+def get_dial_decisions(
+    contact_id: Annotated[str, Path(max_length=128)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Response[Any]:
+    return json_response(200, dial_gate.decisions_for_contact(contact_id, limit, cursor))
+
+
+@app.get(
+    "/contacts/<contact_id>/calling-window",
+    responses=_answers(200, CallingWindowResponse, "The next allowed moments and the rules behind them", 404),
+)
+def get_calling_window(
+    contact_id: Annotated[str, Path(max_length=128)],
+    purpose: Annotated[str, Query(min_length=1, max_length=64)],
+) -> Response[Any]:
+    return json_response(200, dial_gate.calling_window(contact_id, purpose))
 
 
 @app.post(

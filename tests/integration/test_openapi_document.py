@@ -29,6 +29,8 @@ SUCCESS = {  # (method, path) → the status its success answers with
     ("patch", "/contacts/{contact_id}"): 200,
     ("get", "/contacts/{contact_id}/consent"): 200,
     ("post", "/contacts/{contact_id}/consent"): 201,
+    ("get", "/contacts/{contact_id}/dial-decisions"): 200,
+    ("get", "/contacts/{contact_id}/calling-window"): 200,
     ("post", "/campaigns"): 201,
     ("get", "/campaigns/{campaign_id}"): 200,
     ("get", "/campaigns/{campaign_id}/stats"): 200,
@@ -133,6 +135,9 @@ def test_every_operations_real_answer_matches_its_documented_schema(
         "POST", f"/contacts/{other['contact_id']}/consent", {"consent_text": "yes", "source": "paper form"}
     )
     conforms("GET", f"/contacts/{other['contact_id']}/consent")
+    conforms("GET", f"/contacts/{contact_id}/calling-window?purpose=sales_outreach")
+    assert conforms("GET", f"/contacts/{contact_id}/calling-window?purpose=nope")[0] == 422
+    conforms("GET", f"/contacts/{contact_id}/dial-decisions?limit=5")
     _, call = conforms(
         "POST",
         "/calls/api/calls/trigger_autonomous_call/",

@@ -53,6 +53,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         # the test process shares what every function has (Globals); each function runs with only
         # its own environment from the template, as on AWS (FunctionRegistry.function_env)
         env = template.globals_environment()
+        # the audit table is given to the functions that keep or read it only (the dialer, the
+        # API); the test process reads it beside them, so it gets its name too
+        env["DIAL_AUDIT_TABLE"] = template.function_environment("SchedulerFunction")["DIAL_AUDIT_TABLE"]
         for key in env:
             monkeypatch.setenv(key, env[key])
         apply_environment(env)

@@ -52,6 +52,7 @@ class Settings:
     pacing_table: str = field(default_factory=lambda: _env("PACING_TABLE"))
     consent_table: str = field(default_factory=lambda: _env("CONSENT_TABLE"))
     numbers_table: str = field(default_factory=lambda: _env("NUMBERS_TABLE"))
+    dial_audit_table: str = field(default_factory=lambda: _env("DIAL_AUDIT_TABLE"))
     # scheduling
     schedule_group: str = field(default_factory=lambda: _env("SCHEDULE_GROUP"))
     scheduler_function_arn: str = field(default_factory=lambda: _env("SCHEDULER_FUNCTION_ARN"))

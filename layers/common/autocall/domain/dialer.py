@@ -14,11 +14,10 @@ from typing import Any
 
 from autocall.clock import now
 from autocall.config import get_settings
-from autocall.domain.calendar.windows import CallingWindow, NoCallingWindow, is_open, next_opening
+from autocall.domain import dial_gate
 from autocall.domain.call_end import Ending, call_ended
 from autocall.domain.campaigns import CampaignStatus
-from autocall.domain.contacts import callee_time_zones
-from autocall.domain.numbers import claim_dial, release_dial
+from autocall.domain.numbers import PriorDial, claim_dial, release_dial
 from autocall.domain.pacing import acquire_dial_slot, release_dial_slot
 from autocall.domain.phones import NumberNotDialable, check_dialable
 from autocall.integrations import scheduler
@@ -152,36 +151,71 @@ def _guards(call: Call, contact: Contact) -> tuple[DialResult | None, dict[str, 
     others = [o for o in repo.calls_for_contact(contact.contact_id, limit=25) if o.call_id != call.call_id]
     if any((o.handoff or {}).get("status") == "open" for o in others):  # a person calls them back first
         return _reschedule(call, moment + PERSON_FOLLOW_UP_HOLD, "awaiting_person_follow_up"), {}
-    zones = callee_time_zones(contact)
-    checked: dict[str, Any] = {"zones": list(zones)}
-    window = CallingWindow.from_config(campaign.calling_window if campaign else None)
-    try:
-        if not is_open(moment, zones, window, contact.country):
-            at = next_opening(moment, zones, window, contact.country)
-            return _reschedule(call, at, "outside_calling_window", checked), checked
-    except NoCallingWindow:
-        return _end(call, CallStatus.CANCELED, "no_calling_window_in_all_zones", checked), checked
+    # the compliance rules: campaign window ∩ every binding rule ∩ every zone, holidays, caps
+    gate = dial_gate.evaluate(call, contact, campaign, moment)
+    checked: dict[str, Any] = gate.checked()
+    if not gate.allowed:
+        return _refused(call, contact, gate), checked
     if _on_another_call(others):
-        return _reschedule(call, moment + BUSY_CONTACT_DELAY, "contact_on_another_call", checked), checked
+        return _put_off(call, contact, gate, moment + BUSY_CONTACT_DELAY, "contact_on_another_call"), checked
     attempt = int(call.attempts or 0) + 1
-    claim = claim_dial(contact.phone, call.call_id, call.purpose, attempt)
+    rechecked: list[dial_gate.Gate] = [gate]
+
+    def admit(prior: list[PriorDial]) -> tuple[str, datetime | None] | None:
+        """The rules' caps on the number's dials as this claim reads them (a race-free count)."""
+        rechecked[0] = dial_gate.recheck(gate, call, contact, prior)
+        return None if rechecked[0].allowed else (rechecked[0].reason, rechecked[0].first_allowed)
+
+    claim = claim_dial(contact.phone, call.call_id, call.purpose, attempt, admit)
     counts = {"number_dials_24h": claim.dials_24h, "number_dials_7d": claim.dials_7d}
     if claim.reason == "duplicate_call":
         held = {**checked, "pending_call_id": claim.pending_call_id}
+        dial_gate.record(call, contact, gate, "end", "duplicate_call")
         return _end(call, CallStatus.CANCELED, "duplicate_call", held), held
+    if not rechecked[0].allowed:  # another call dialed the number meanwhile: a cap is reached now
+        return _refused(call, contact, rechecked[0]), checked
     if not claim.granted:
         wanted = claim.not_before or moment + BUSY_CONTACT_DELAY
-        try:
-            at = next_opening(wanted, zones, window, contact.country)
-        except NoCallingWindow:
-            return _end(call, CallStatus.CANCELED, "no_calling_window_in_all_zones", checked), checked
-        return _reschedule(call, at, str(claim.reason), {**checked, **counts}), checked
+        return _put_off(call, contact, gate, wanted, str(claim.reason), counts), checked
     checked.update(counts)
     wait = acquire_dial_slot(call.call_id)
     if wait is not None:
         release_dial(contact.phone, call.call_id, attempt)  # not dialed now: the number's count drops it
-        return _reschedule(call, moment + wait, "pacing_limit", checked), checked
+        return _put_off(call, contact, gate, moment + wait, "pacing_limit"), checked
+    dial_gate.record(call, contact, gate, "dial")
     return None, checked
+
+
+def _refused(call: Call, contact: Contact, gate: dial_gate.Gate) -> DialResult:
+    """The rules refuse this moment: to their next allowed moment, or ended with their reason when
+    none comes (an unresolvable number, no moment open in all its zones within the horizon)."""
+    checked = gate.checked()
+    if gate.first_allowed is None:
+        dial_gate.record(call, contact, gate, "end", gate.reason)
+        return _end(call, CallStatus.CANCELED, gate.reason, checked)
+    dial_gate.record(call, contact, gate, "reschedule", gate.reason, gate.first_allowed)
+    return _reschedule(call, gate.first_allowed, gate.reason, checked)
+
+
+def _put_off(
+    call: Call,
+    contact: Contact,
+    gate: dial_gate.Gate,
+    wanted: datetime,
+    reason: str,
+    detail: dict[str, Any] | None = None,
+) -> DialResult:
+    """The rules allow now but a guard after them does not: to the first moment from ``wanted`` on
+    that the rules allow, recorded with the rules' decision and this guard's reason."""
+    _, at = dial_gate.first_allowed(
+        gate.resolution, wanted, gate.prior, gate.window, call.purpose, contact.country
+    )
+    checked = {**gate.checked(), **(detail or {})}
+    if at is None:
+        dial_gate.record(call, contact, gate, "end", f"{reason}; no_allowed_moment")
+        return _end(call, CallStatus.CANCELED, "no_allowed_moment", checked)
+    dial_gate.record(call, contact, gate, "reschedule", reason, at)
+    return _reschedule(call, at, reason, checked)
 
 
 def _on_another_call(others: list[Call]) -> bool:

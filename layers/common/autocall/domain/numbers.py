@@ -15,6 +15,7 @@ two dials racing for one number cannot both pass."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +31,9 @@ from autocall.stores import numbers as repo
 MIN_DIAL_GAP = timedelta(minutes=5)  # form posts, bulk and single triggers never ring a phone in a row
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
+# how long a number's dials are kept on its row: the longest cap of the compliance rules (France's
+# 4 attempts in 30 days) counts them
+DIAL_HISTORY = timedelta(days=31)
 UNWRITTEN_CLAIM = timedelta(minutes=2)  # a claim whose call was never written (the trigger died) lapses
 WRITE_TRIES = 6
 
@@ -109,6 +113,21 @@ class DialClaim:
     dials_7d: int = 0
 
 
+@dataclass(frozen=True)
+class PriorDial:
+    """A dial already made to the number (any contact, campaign or purpose; ``purpose`` None for a
+    dial recorded before purposes were kept: it counts for every purpose)."""
+
+    at: datetime
+    purpose: str | None
+    call_id: str | None
+
+
+# Asked with the number's other dials on every try of a claim (so two calls racing for one number
+# cannot both pass it): None to let the dial through, else why not and until when (None: never).
+Admit = Callable[[list[PriorDial]], tuple[str, datetime | None] | None]
+
+
 def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
@@ -137,28 +156,47 @@ def _caps(others: list[dict[str, Any]], moment: datetime) -> tuple[str, datetime
     return reason, until
 
 
-def claim_dial(phone: str, call_id: str, purpose: str, attempt: int) -> DialClaim:
+def _prior(entries: list[dict[str, Any]]) -> list[PriorDial]:
+    return [PriorDial(_at(e), e.get("purpose"), e.get("call_id")) for e in entries]
+
+
+def prior_dials(phone: str, call_id: str, attempt: int) -> list[PriorDial]:
+    """The number's dials kept on its row (``DIAL_HISTORY``), but this attempt's own, oldest first."""
+    moment = now()
+    return sorted(_prior(_kept(repo.read_number(phone), moment, (call_id, attempt))), key=lambda d: d.at)
+
+
+def _kept(row: NumberState, moment: datetime, mine: tuple[str, int]) -> list[dict[str, Any]]:
+    since = _epoch(moment - DIAL_HISTORY)
+    return [
+        entry
+        for entry in row.dials or []
+        if int(entry["at"]) > since and (entry.get("call_id"), entry.get("attempt")) != mine
+    ]
+
+
+def claim_dial(phone: str, call_id: str, purpose: str, attempt: int, admit: Admit | None = None) -> DialClaim:
     """Record the dial of ``call_id``'s attempt ``attempt`` on the number, unless another call holds
-    the number for ``purpose`` or a cap says not now. Asking again for the same attempt replaces its
-    entry (a dial put off by pacing is counted once, at the time it is made)."""
+    the number for ``purpose``, a cap says not now or ``admit`` (the compliance rules' caps) refuses
+    given the number's other dials. Asking again for the same attempt replaces its entry (a dial put
+    off by pacing is counted once, at the time it is made)."""
     for _ in range(WRITE_TRIES):
         moment = now()
         row = repo.read_number(phone)
         holder = _holder(row, purpose, call_id, moment)
         if holder is not None:
             return DialClaim(False, "duplicate_call", pending_call_id=holder)
-        week_ago = _epoch(moment - WEEK)
-        mine = (call_id, attempt)
-        others = [
-            entry
-            for entry in row.dials or []
-            if int(entry["at"]) > week_ago and (entry.get("call_id"), entry.get("attempt")) != mine
-        ]
+        kept = _kept(row, moment, (call_id, attempt))
+        others = [entry for entry in kept if _at(entry) > moment - WEEK]
         day = sum(1 for entry in others if _at(entry) > moment - DAY)
         capped = _caps(others, moment)
         if capped is not None:
             return DialClaim(False, capped[0], capped[1], dials_24h=day, dials_7d=len(others))
-        row.dials = [*others, {"at": _epoch(moment), "call_id": call_id, "attempt": attempt}]
+        refused = admit(_prior(kept)) if admit is not None else None
+        if refused is not None:
+            return DialClaim(False, refused[0], refused[1], dials_24h=day, dials_7d=len(others))
+        entry = {"at": _epoch(moment), "call_id": call_id, "attempt": attempt, "purpose": purpose}
+        row.dials = [*kept, entry]
         _hold(row, purpose, call_id, moment)
         if repo.write_number(row, moment):
             return DialClaim(True, dials_24h=day + 1, dials_7d=len(others) + 1)

@@ -154,6 +154,76 @@ class ScheduleView(BaseModel):
     target: str
 
 
+class DialDecisionOutput(BaseModel):
+    """One dial-time decision on a call's attempt, as the audit table keeps it (domain/dial_gate.py)."""
+
+    call_id: str
+    contact_id: str
+    attempt: int
+    at: str
+    allowed: bool  # the compliance rules allowed this moment
+    outcome: str  # dial | reschedule | end
+    reason: str | None  # why it was not dialed now
+    next_allowed: str | None  # the rules' first allowed moment, when refused
+    rescheduled_to: str | None
+    purpose: str | None
+    campaign_id: str | None
+    jurisdictions: list[str]
+    zones: list[str]
+    rules_version: str | None
+    rules: list[dict[str, Any]]  # [{"id", "version"}]
+    checks: list[
+        dict[str, Any]
+    ]  # [{"kind", "verdict", "reason", "rule_id", "rule_version", "zone", "inputs"}]
+    consent_evidence_id: str | None
+    prior_attempts: list[dict[str, Any]]  # the number's dials the caps counted
+
+
+class DialDecisionsResponse(BaseModel):
+    """``GET /contacts/{contact_id}/dial-decisions``: newest first; ``next_cursor`` for the next page."""
+
+    contact_id: str
+    decisions: list[DialDecisionOutput]
+    count: int
+    next_cursor: str | None
+
+
+class RuleSourceOutput(BaseModel):
+    url: str
+    citation: str
+    read_on: str
+
+
+class RuleOutput(BaseModel):
+    id: str
+    version: int
+    name: str
+    uncertain: bool  # the stricter reading was taken
+    sources: list[RuleSourceOutput]
+
+
+class AllowedStretchOutput(BaseModel):
+    opens: str
+    closes: str  # when the first rule or window closes
+
+
+class CallingWindowResponse(BaseModel):
+    """``GET /contacts/{contact_id}/calling-window``: when the contact may be called, and why."""
+
+    contact_id: str
+    purpose: str
+    at: str
+    resolved: bool  # False: the number's jurisdiction cannot be resolved, it is never dialed
+    failure: str | None
+    jurisdictions: list[str]
+    zones: list[str]
+    rules_version: str
+    rules: list[RuleOutput]
+    window: dict[str, Any]  # the default calling window (a campaign can narrow it further)
+    next_allowed: list[AllowedStretchOutput]
+    prior_attempts: list[dict[str, Any]]
+
+
 class CallResponse(CallSummaryResponse):
     """A call in full (``GET /calls/{call_id}``)."""
 
@@ -171,6 +241,7 @@ class CallResponse(CallSummaryResponse):
     schedule: ScheduleView | None
     created_at: str | None
     updated_at: str | None
+    dial_decisions: list[DialDecisionOutput] = []  # every dial-time decision, oldest first
 
 
 class BulkCallsResponse(BaseModel):

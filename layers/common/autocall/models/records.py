@@ -139,10 +139,39 @@ class CrmRecord:
 
 @dataclass
 class NumberState:
-    """A number's pending call per purpose and its dials of the last 7 days (domain/numbers.py)."""
+    """A number's pending call per purpose and its dials of the last 31 days (domain/numbers.py)."""
 
     phone: str
     pending: dict[str, Any] = field(default_factory=dict)  # purpose → {"call_id", "at"}
-    dials: list[dict[str, Any]] = field(default_factory=list)  # [{"at": epoch s, "call_id", "attempt"}]
+    # [{"at": epoch s, "call_id", "attempt", "purpose"}]
+    dials: list[dict[str, Any]] = field(default_factory=list)
     expires_at: int | None = None
     version: int | None = None
+
+
+@dataclass(frozen=True)
+class DialDecision:
+    """One dial-time decision on a call's attempt, allowed or refused, as the audit table keeps it
+    (domain/dial_gate.py): what a user shows a regulator. Never changed once written."""
+
+    call_id: str
+    at: datetime  # when the dialer decided
+    attempt: int  # the attempt it decided on (1 = the first dial)
+    contact_id: str = ""
+    decision_key: str = ""  # "<at ISO>#<attempt>": the sort key, given by the store
+    allowed: bool = False
+    outcome: str = ""  # dial | reschedule | end
+    reason: str | None = None  # why refused (or why a dial was put off after the rules allowed it)
+    next_allowed: datetime | None = None  # the rules' next allowed moment when refused
+    rescheduled_to: datetime | None = None  # where the call went (rules, campaign window, pacing)
+    purpose: str | None = None
+    campaign_id: str | None = None
+    jurisdictions: list[str] = field(default_factory=list)
+    zones: list[str] = field(default_factory=list)
+    rules_version: str | None = None
+    rules: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "version"}]
+    checks: list[dict[str, Any]] = field(default_factory=list)  # each check's inputs and verdict
+    resolution: dict[str, Any] = field(default_factory=dict)  # how the jurisdictions were found
+    consent_evidence_id: str | None = None  # the consent ledger record that allowed the call
+    prior_attempts: list[dict[str, Any]] = field(default_factory=list)  # [{"at", "purpose"}] counted
+    expires_at: int | None = None  # TTL (epoch s)

@@ -250,9 +250,52 @@ class NumberRow(Model):
 
     phone = UnicodeAttribute(hash_key=True)
     pending = JSONAttribute(default=dict)  # purpose → {"call_id", "at"}: the one live or scheduled call
-    dials = JSONAttribute(default=list)  # [{"at": epoch s, "call_id", "attempt"}], the last 7 days
+    dials = JSONAttribute(default=list)  # [{"at": epoch s, "call_id", "attempt", "purpose"}], 31 days
     expires_at = NumberAttribute(null=True)  # TTL: past every pending call's horizon and the last dial
     version = VersionAttribute()
+
+
+class DialAuditContactIndex(GlobalSecondaryIndex["DialAuditRow"]):
+    class Meta:
+        index_name = "by-contact"
+        projection = AllProjection()
+
+    contact_id = UnicodeAttribute(hash_key=True)
+    at = UTCDateTimeAttribute(range_key=True)
+
+
+class DialAuditRow(Model):
+    """One row per dial-time decision on a call's attempt (stores/audit.py), never changed; kept
+    for ``stores.audit.RETENTION`` by its TTL."""
+
+    class Meta(_RequestBudget):
+        # only the functions that keep or read decisions get DIAL_AUDIT_TABLE: the store binds the
+        # name when it is used (stores/audit.py), so importing the tables does not read it
+        table_name = ""
+
+    call_id = UnicodeAttribute(hash_key=True)
+    decision_key = UnicodeAttribute(range_key=True)  # "<at ISO>#<attempt>"
+    contact_id = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    attempt = NumberAttribute()
+    allowed = BooleanAttribute()
+    outcome = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    next_allowed = UTCDateTimeAttribute(null=True)
+    rescheduled_to = UTCDateTimeAttribute(null=True)
+    purpose = UnicodeAttribute(null=True)
+    campaign_id = UnicodeAttribute(null=True)
+    jurisdictions = JSONAttribute(default=list)
+    zones = JSONAttribute(default=list)
+    rules_version = UnicodeAttribute(null=True)
+    rules = JSONAttribute(default=list)
+    checks = JSONAttribute(default=list)
+    resolution = JSONAttribute(default=dict)
+    consent_evidence_id = UnicodeAttribute(null=True)
+    prior_attempts = JSONAttribute(default=list)
+    expires_at = NumberAttribute(null=True)  # TTL
+
+    by_contact = DialAuditContactIndex()
 
 
 ALL_TABLES: dict[str, type[Model]] = {
@@ -265,6 +308,7 @@ ALL_TABLES: dict[str, type[Model]] = {
     "PacingTable": PacingRow,
     "ConsentTable": ConsentRow,
     "NumbersTable": NumberRow,
+    "DialAuditTable": DialAuditRow,
 }
 
 _SETTING_FOR = {
@@ -277,6 +321,7 @@ _SETTING_FOR = {
     "PacingTable": "pacing_table",
     "ConsentTable": "consent_table",
     "NumbersTable": "numbers_table",
+    "DialAuditTable": "dial_audit_table",
 }
 
 

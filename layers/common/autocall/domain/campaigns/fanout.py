@@ -24,7 +24,8 @@ from autocall.domain.calendar.slots import Opening, SlotGrid
 from autocall.domain.calendar.windows import CallingWindow, NoCallingWindow, open_stretch
 from autocall.domain.calls import DUE_NOW, MAX_AHEAD, parse_purpose, schedule_name, scheduled_call
 from autocall.domain.campaigns.model import CampaignStatus, campaign_call_id, get_campaign
-from autocall.domain.contacts import callee_time_zones
+from autocall.domain.compliance import Resolution, next_allowed_moments
+from autocall.domain.dial_gate import campaign_window, resolve_contact
 from autocall.domain.numbers import pending_among
 from autocall.domain.pacing import dial_spacing
 from autocall.domain.phones import NumberNotDialable, check_dialable
@@ -291,22 +292,34 @@ def _skip_reason(contact: Contact, suppressed: set[str], pending: dict[str, str]
 
 
 def window_opening(
-    zones: tuple[str, ...], window: CallingWindow, country: str | None, horizon: datetime
+    resolution: Resolution, window: CallingWindow, country: str | None, horizon: datetime
 ) -> Opening:
-    """``SlotGrid.take``'s question for callees who can be in ``zones`` (open only when the window
-    is open in every one of them); remembers the last open stretch it found, since the callees of
-    the same zones ask about the same hours again and again."""
+    """``SlotGrid.take``'s question for callees bound by ``resolution``: the first moment the
+    compliance rules and the campaign's window allow in every zone they can be in (the dialer's own
+    gate, domain/dial_gate.py, so a call is not scheduled into a moment it would be moved from);
+    remembers the last open stretch it found, since callees of the same rules and zones ask about
+    the same hours again and again. None when the jurisdiction cannot be resolved."""
     known: list[datetime] = []  # [opened, closes] of the last stretch found open
+    narrowed = campaign_window(window)
 
     def opening(moment: datetime) -> datetime | None:
         if known and known[0] <= moment < known[1]:
             return moment
-        try:
-            opened, closes = open_stretch(moment, zones, window, country, horizon)
-        except NoCallingWindow:
-            return None
-        known[:] = [opened, closes]
-        return opened
+        start = moment
+        while start <= horizon:
+            found = next_allowed_moments(resolution, start, 1, campaign_window=narrowed)
+            if not found:
+                return None
+            opened, closes = found[0].opens, found[0].closes
+            try:  # the campaign's holiday switch (its weekdays and hours are in the rules' check)
+                held, held_closes = open_stretch(opened, resolution.zones, window, country, horizon)
+            except NoCallingWindow:
+                return None
+            if held == opened:
+                known[:] = [opened, min(closes, held_closes)]
+                return opened if opened <= horizon else None
+            start = held
+        return None
 
     return opening
 
@@ -325,7 +338,7 @@ def _write_page(
     suppressed = suppressed_among(phones) if phones else set()
     pending = pending_among(phones, state.purpose) if phones else {}
     result, by_reason = PageResult(), Counter[str]()
-    openings: dict[tuple[tuple[str, ...], str | None], Opening] = {}
+    openings: dict[tuple[Any, ...], Opening] = {}
     new_calls: list[Call] = []
     to_arm: list[Call] = []
     for contact in contacts:
@@ -339,11 +352,15 @@ def _write_page(
             reason = None if prior is not None else _skip_reason(contact, suppressed, pending)
         due = None
         if reason is None and not isinstance(contact, str):
-            zones = callee_time_zones(contact)
-            if (zones, contact.country) not in openings:
-                openings[zones, contact.country] = window_opening(zones, window, contact.country, horizon)
-            due = grid.take(openings[zones, contact.country])
-            reason = None if due is not None else "no_calling_window_within_90_days"
+            resolution = resolve_contact(contact)
+            if not resolution.ok:
+                reason = f"jurisdiction_unresolved: {resolution.failure}"
+            else:
+                key = (tuple(a.rule_id for a in resolution.applied), resolution.zones, contact.country)
+                if key not in openings:
+                    openings[key] = window_opening(resolution, window, contact.country, horizon)
+                due = grid.take(openings[key])
+                reason = None if due is not None else "no_calling_window_within_90_days"
         if reason is not None or due is None:
             by_reason[reason or "unknown"] += 1
             result.skipped.append({"contact_id": contact_id, "reason": reason or "unknown"})

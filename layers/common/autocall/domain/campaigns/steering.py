@@ -26,7 +26,7 @@ from autocall.domain.calendar.windows import CallingWindow
 from autocall.domain.calls import DUE_NOW, MAX_AHEAD, schedule_name
 from autocall.domain.campaigns.fanout import Fanout, arm, in_pool, window_opening
 from autocall.domain.campaigns.model import CampaignStatus, get_campaign
-from autocall.domain.contacts import callee_time_zones
+from autocall.domain.dial_gate import resolve_contact
 from autocall.domain.pacing import dial_spacing
 from autocall.errors import Conflict
 from autocall.integrations import scheduler
@@ -233,7 +233,8 @@ def _resume_page(campaign: Campaign, sweep: Sweep, calls: list[Call]) -> int:
         contact = contacts.get(call.contact_id)
         due = datetime.fromisoformat(call.scheduled_time)
         if contact is not None:
-            opening = window_opening(callee_time_zones(contact), window, contact.country, moment + MAX_AHEAD)
+            bound = resolve_contact(contact)  # the rules' moments, as the fan-out and the dialer
+            opening = window_opening(bound, window, contact.country, moment + MAX_AHEAD)
             if due > moment + DUE_NOW and opening(due) == due and grid.reserve(due):
                 plan.append((call, due))
                 continue
