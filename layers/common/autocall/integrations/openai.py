@@ -66,6 +66,7 @@ def chat(
 ) -> ChatReply:
     """One chat completion: its text and tool calls. With ``on_text`` the answer is streamed and
     each piece of text is handed over as it arrives (the reply returned is the same)."""
+    import httpx
     import openai
 
     options: dict[str, Any] = {"model": model, "messages": messages, "timeout": timeout}
@@ -83,6 +84,8 @@ def chat(
             client(api_key, max_retries).chat.completions.create(**options, stream=True), on_text
         )
     except openai.OpenAIError as exc:
+        raise LlmError(type(exc).__name__) from exc
+    except httpx.HTTPError as exc:  # a stream that stalls or breaks after its first chunk
         raise LlmError(type(exc).__name__) from exc
 
 
