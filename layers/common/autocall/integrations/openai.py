@@ -66,7 +66,6 @@ def chat(
 ) -> ChatReply:
     """One chat completion: its text and tool calls. With ``on_text`` the answer is streamed and
     each piece of text is handed over as it arrives (the reply returned is the same)."""
-    import httpx
     import openai
 
     options: dict[str, Any] = {"model": model, "messages": messages, "timeout": timeout}
@@ -83,9 +82,7 @@ def chat(
         return _streamed(
             client(api_key, max_retries).chat.completions.create(**options, stream=True), on_text
         )
-    except openai.OpenAIError as exc:
-        raise LlmError(type(exc).__name__) from exc
-    except httpx.HTTPError as exc:  # a stream that stalls or breaks after its first chunk
+    except openai.OpenAIError as exc:  # a stream that stalls after its first chunk too (a timeout)
         raise LlmError(type(exc).__name__) from exc
 
 

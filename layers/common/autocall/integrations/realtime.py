@@ -41,21 +41,34 @@ def _client(url: str) -> Any:
         return _clients[key]
 
 
+def _gone(exc: Exception) -> bool:
+    """410 Gone (``GoneException``): the socket closed."""
+    response = getattr(exc, "response", None) or {}
+    code = response.get("Error", {}).get("Code")
+    return code in ("GoneException", "410") or response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 410
+
+
 def send(url: str, connection_id: str, message: dict[str, Any]) -> bool:
     """Post one JSON message to the connection; False when the socket is gone (410)."""
-    client = _client(url)
+    from botocore.exceptions import ClientError
+
     try:
-        client.post_to_connection(ConnectionId=connection_id, Data=json.dumps(message).encode())
-    except client.exceptions.GoneException:
-        return False
+        _client(url).post_to_connection(ConnectionId=connection_id, Data=json.dumps(message).encode())
+    except ClientError as exc:
+        if _gone(exc):
+            return False
+        raise
     return True
 
 
 def close(url: str, connection_id: str) -> bool:
     """Close the connection from our side; False when it was already gone."""
-    client = _client(url)
+    from botocore.exceptions import ClientError
+
     try:
-        client.delete_connection(ConnectionId=connection_id)
-    except client.exceptions.GoneException:
-        return False
+        _client(url).delete_connection(ConnectionId=connection_id)
+    except ClientError as exc:
+        if _gone(exc):
+            return False
+        raise
     return True
