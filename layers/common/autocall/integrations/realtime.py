@@ -45,7 +45,8 @@ def _gone(exc: Exception) -> bool:
     """410 Gone (``GoneException``): the socket closed."""
     response = getattr(exc, "response", None) or {}
     code = response.get("Error", {}).get("Code")
-    return code in ("GoneException", "410") or response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 410
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code in ("GoneException", "410") or status == 410
 
 
 def send(url: str, connection_id: str, message: dict[str, Any]) -> bool:
