@@ -238,10 +238,12 @@ def test_playbook_conversation_streams_saves_turns_and_ends_through_the_relay_we
     started = [e for e in executions if call_id in e["name"]]
     assert started, "the post-call chain started"
     _wait_for(
-        lambda: boto3.client("stepfunctions").describe_execution(executionArn=started[0]["executionArn"])[
-            "status"
-        ]
-        != "RUNNING",
+        lambda: (
+            boto3.client("stepfunctions").describe_execution(executionArn=started[0]["executionArn"])[
+                "status"
+            ]
+            != "RUNNING"
+        ),
         timeout=30,
     )
 
