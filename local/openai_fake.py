@@ -61,6 +61,8 @@ class _State:
     first_token_s: float = 0.0
     tokens_per_s: float = 0.0  # 0: every token at once
     streamed: int = 0  # streamed answers begun
+    # per streamed answer: when its request arrived and when its first text token left (perf_counter)
+    timings: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FakeOpenAI:
@@ -142,6 +144,7 @@ class FakeOpenAI:
             self._state.requests.clear()
             self._state.aborted = 0
             self._state.streamed = 0
+            self._state.timings.clear()
 
     @property
     def requests(self) -> list[dict[str, Any]]:
@@ -157,6 +160,13 @@ class FakeOpenAI:
     def streamed(self) -> int:
         with self._state.lock:
             return self._state.streamed
+
+    @property
+    def timings(self) -> list[dict[str, Any]]:
+        """Each streamed answer's ``received`` and ``first_token`` moments (``time.perf_counter``)
+        and request ``body``: the model's own time to first token, as the bench subtracts it."""
+        with self._state.lock:
+            return list(self._state.timings)
 
     @property
     def aborted(self) -> int:
@@ -258,8 +268,11 @@ def _handler_for(state: _State) -> type[BaseHTTPRequestHandler]:
 
         def _stream(self, body: dict[str, Any], reply: FakeReply, number: int) -> None:
             """The completion as OpenAI streams it: SSE chunks, paced, in chunked transfer encoding."""
+            received = time.perf_counter()
+            timing: dict[str, Any] = {"received": received, "first_token": None, "body": body}
             with state.lock:
                 state.streamed += 1
+                state.timings.append(timing)
                 first = state.first_token_s if reply.first_token_s is None else reply.first_token_s
                 rate = state.tokens_per_s if reply.tokens_per_s is None else reply.tokens_per_s
             try:
@@ -277,6 +290,8 @@ def _handler_for(state: _State) -> type[BaseHTTPRequestHandler]:
                     if index and rate and state.stopping.wait(1 / rate):
                         return
                     self._event(_chunk(body, number, delta, None))
+                    if delta.get("content") and timing["first_token"] is None:
+                        timing["first_token"] = time.perf_counter()
                 self._event(_chunk(body, number, {}, "tool_calls" if reply.tool_calls else "stop"))
                 self._write(b"data: [DONE]\n\n")
                 self._write(b"")  # the last chunk of the transfer encoding

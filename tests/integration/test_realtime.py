@@ -448,3 +448,18 @@ def test_the_relay_webhook_checks_the_signature(session: Session) -> None:
     call_id, _ = session.realtime_call()
     status, _ = session.twilio.post(f"/twilio/relay/{call_id}", {"CallSid": SID}, signature="forged")
     assert status == 403
+
+
+def test_a_campaign_in_realtime_mode_writes_realtime_calls(session: Session) -> None:
+    from tests.support.campaigns import add_campaign, add_contact, campaign_calls, trigger
+
+    api = session.aws
+    for phone in ("+12125550181", "+12125550182"):
+        add_contact(api, phone, tag="rt")
+    campaign = add_campaign(api, tag="rt", voice_mode="realtime")
+    assert campaign["voice_mode"] == "realtime"
+    assert trigger(api, campaign["campaign_id"])[0] == 202
+    calls = campaign_calls(campaign["campaign_id"])
+    assert len(calls) == 2 and {c.voice_mode for c in calls} == {"realtime"}
+    plain = add_campaign(api, tag="rt", name="Q4 plain")
+    assert plain["voice_mode"] is None

@@ -61,15 +61,3 @@ def send(url: str, connection_id: str, message: dict[str, Any]) -> bool:
         raise
     return True
 
-
-def close(url: str, connection_id: str) -> bool:
-    """Close the connection from our side; False when it was already gone."""
-    from botocore.exceptions import ClientError
-
-    try:
-        _client(url).delete_connection(ConnectionId=connection_id)
-    except ClientError as exc:
-        if _gone(exc):
-            return False
-        raise
-    return True

@@ -115,6 +115,7 @@ class CampaignCreateRequest(_Strict):
     stagger_minutes: float = Field(default=0, ge=0, le=1440)
     max_attempts: int = Field(default=3, ge=1, le=10)
     context: Context = Field(default_factory=dict)
+    voice_mode: VoiceMode | None = None  # its calls' voice mode; None: the DEFAULT_VOICE_MODE setting
 
 
 # --- responses: they describe the bodies the domain's views build (the handlers send those as
@@ -310,6 +311,7 @@ class CampaignResponse(BaseModel):
     calling_window: dict[str, Any]
     stagger_minutes: float
     max_attempts: int
+    voice_mode: VoiceMode | None = None  # None: the DEFAULT_VOICE_MODE setting when its calls are written
     counts: CampaignViewCounts
     fanout: FanoutView | None
 

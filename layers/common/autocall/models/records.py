@@ -114,6 +114,7 @@ class Campaign:
     max_attempts: int = 3
     status: str = "draft"
     fanout: dict[str, Any] = field(default_factory=dict)
+    voice_mode: str | None = None  # its calls' voice mode (None: DEFAULT_VOICE_MODE)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int | None = None

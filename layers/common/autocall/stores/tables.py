@@ -165,6 +165,7 @@ class CampaignRow(Model):
     calling_window = JSONAttribute(default=dict)  # {"start": "09:00", "end": "20:00", ...}
     stagger_minutes = NumberAttribute(default=0)
     max_attempts = NumberAttribute(default=3)
+    voice_mode = UnicodeAttribute(null=True)  # its calls' voice mode (None: DEFAULT_VOICE_MODE)
     status = UnicodeAttribute(default="draft")
     fanout = JSONAttribute(default=dict)  # progress of the fan-out (resumable)
     created_at = UTCDateTimeAttribute()
