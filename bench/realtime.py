@@ -237,9 +237,8 @@ def main() -> None:
             if k > 1:
                 results[f"{k} burst"] = run(k, count, aws, fake, texts, burst=True)
     print("realtime: our time from a final prompt to the first text leaving, minus the model's time")
-    print(
-        f"(in-process on moto; OpenAI fake {FIRST_TOKEN_S * 1000:.0f} ms to first token, {TOKENS_PER_S:.0f} tok/s)"
-    )
+    model = f"OpenAI fake {FIRST_TOKEN_S * 1000:.0f} ms to first token, {TOKENS_PER_S:.0f} tok/s"
+    print(f"(in-process on moto; {model})")
     print("live: each callee speaks 1-3 s between replies; burst: every call's prompt at the same moment")
     print(f"{'K':>9} {'prompts':>8} {'median':>10} {'p99':>10} {'p99/med':>8}  target")
     for k, own in results.items():
