@@ -60,4 +60,3 @@ def send(url: str, connection_id: str, message: dict[str, Any]) -> bool:
             return False
         raise
     return True
-
