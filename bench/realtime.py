@@ -219,6 +219,9 @@ def realtime_stack() -> Iterator[tuple[Any, Any, FirstTexts]]:
         )  # fmt: skip
         reset_settings()
         with in_process_aws() as aws:
+            # Lambda gives each concurrent invocation an execution environment of its own; the
+            # registry's default (4 per function) would queue K = 50 replies behind each other
+            aws.registry.instances = 64
             yield aws, fake, texts
     texts.server.shutdown()
 
