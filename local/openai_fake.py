@@ -9,7 +9,13 @@ have the real shape, so the real ``openai`` SDK parses them, ``.parse()`` struct
     fake.enqueue(status=500)                 # a server error
     fake.enqueue(tool_calls=[("end_call", "{not json")])   # malformed arguments, sent as given
     fake.enqueue(json={"summary": "..."})    # structured output content
+    fake.enqueue("Hi there. How are you?", stall_after=2)   # streamed: two tokens, then silence
     ...
+
+``stream: true`` is answered as OpenAI does, with Server-Sent Events (``data: {chat.completion.chunk}``
+lines, then ``data: [DONE]``): the text in word tokens, tool calls as fragments by index, after a
+time to first token and at a token rate (``FakeOpenAI(first_token_s=0.3, tokens_per_s=60)``, or the
+env ``FAKE_OPENAI_FIRST_TOKEN_S`` / ``FAKE_OPENAI_TOKENS_PER_S``; a reply may set its own).
     fake.requests   # the JSON bodies received, oldest first
     fake.stop()
 """
@@ -18,6 +24,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import re
 import threading
 import time
 from collections import deque
@@ -35,6 +43,11 @@ class FakeReply:
     delay: float = 0.0  # seconds to wait before answering
     status: int = 200  # non-200: an OpenAI-shaped error body
     json: Any = None  # structured-output content (serialised as the message content)
+    # streamed answers only: None takes the fake's own timing; stall_after stops sending after that
+    # many tokens and holds the connection open (a model that stalls mid-answer)
+    first_token_s: float | None = None
+    tokens_per_s: float | None = None
+    stall_after: int | None = None
 
 
 @dataclass
@@ -45,11 +58,30 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
     ids: itertools.count[int] = field(default_factory=itertools.count)
+    first_token_s: float = 0.0
+    tokens_per_s: float = 0.0  # 0: every token at once
+    streamed: int = 0  # streamed answers begun
+    # per streamed answer: when its request arrived and when its first text token left (perf_counter)
+    timings: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FakeOpenAI:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        first_token_s: float | None = None,
+        tokens_per_s: float | None = None,
+    ) -> None:
         self._state = _State()
+        self.set_timing(
+            first_token_s
+            if first_token_s is not None
+            else float(os.environ.get("FAKE_OPENAI_FIRST_TOKEN_S", 0)),
+            tokens_per_s
+            if tokens_per_s is not None
+            else float(os.environ.get("FAKE_OPENAI_TOKENS_PER_S", 0)),
+        )
         self._server = ThreadingHTTPServer((host, port), _handler_for(self._state))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -81,6 +113,12 @@ class FakeOpenAI:
 
     # --- scripting -------------------------------------------------------------------------------
 
+    def set_timing(self, first_token_s: float, tokens_per_s: float) -> None:
+        """How streamed answers are paced: the wait before the first token, then tokens per second
+        (0: all at once)."""
+        with self._state.lock:
+            self._state.first_token_s, self._state.tokens_per_s = first_token_s, tokens_per_s
+
     def enqueue(
         self,
         text: str | None = None,
@@ -89,9 +127,14 @@ class FakeOpenAI:
         delay: float = 0.0,
         status: int = 200,
         json: Any = None,
+        first_token_s: float | None = None,
+        tokens_per_s: float | None = None,
+        stall_after: int | None = None,
     ) -> None:
         """Queue the answer to the next request (first in, first out)."""
-        reply = FakeReply(text, tuple(tool_calls or ()), delay, status, json)
+        reply = FakeReply(
+            text, tuple(tool_calls or ()), delay, status, json, first_token_s, tokens_per_s, stall_after
+        )
         with self._state.lock:
             self._state.queue.append(reply)
 
@@ -100,6 +143,8 @@ class FakeOpenAI:
             self._state.queue.clear()
             self._state.requests.clear()
             self._state.aborted = 0
+            self._state.streamed = 0
+            self._state.timings.clear()
 
     @property
     def requests(self) -> list[dict[str, Any]]:
@@ -110,6 +155,18 @@ class FakeOpenAI:
     def pending(self) -> int:
         with self._state.lock:
             return len(self._state.queue)
+
+    @property
+    def streamed(self) -> int:
+        with self._state.lock:
+            return self._state.streamed
+
+    @property
+    def timings(self) -> list[dict[str, Any]]:
+        """Each streamed answer's ``received`` and ``first_token`` moments (``time.perf_counter``)
+        and request ``body``: the model's own time to first token, as the bench subtracts it."""
+        with self._state.lock:
+            return list(self._state.timings)
 
     @property
     def aborted(self) -> int:
@@ -204,7 +261,50 @@ def _handler_for(state: _State) -> type[BaseHTTPRequestHandler]:
             if reply.status != 200:
                 self._send(reply.status, _error(reply.status, "fake error"))
                 return
+            if body.get("stream"):
+                self._stream(body, reply, number)
+                return
             self._send(200, _completion(body, reply, number))
+
+        def _stream(self, body: dict[str, Any], reply: FakeReply, number: int) -> None:
+            """The completion as OpenAI streams it: SSE chunks, paced, in chunked transfer encoding."""
+            received = time.perf_counter()
+            timing: dict[str, Any] = {"received": received, "first_token": None, "body": body}
+            with state.lock:
+                state.streamed += 1
+                state.timings.append(timing)
+                first = state.first_token_s if reply.first_token_s is None else reply.first_token_s
+                rate = state.tokens_per_s if reply.tokens_per_s is None else reply.tokens_per_s
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("x-request-id", f"req_fake_stream_{number}")
+                self.end_headers()
+                if first and state.stopping.wait(first):
+                    return
+                for index, delta in enumerate(_deltas(body, reply)):
+                    if reply.stall_after is not None and index >= reply.stall_after:
+                        state.stopping.wait(60)  # silence: the client's deadline must end it
+                        return
+                    if index and rate and state.stopping.wait(1 / rate):
+                        return
+                    self._event(_chunk(body, number, delta, None))
+                    if delta.get("content") and timing["first_token"] is None:
+                        timing["first_token"] = time.perf_counter()
+                self._event(_chunk(body, number, {}, "tool_calls" if reply.tool_calls else "stop"))
+                self._write(b"data: [DONE]\n\n")
+                self._write(b"")  # the last chunk of the transfer encoding
+            except (BrokenPipeError, ConnectionResetError):
+                with state.lock:
+                    state.aborted += 1
+
+        def _event(self, payload: dict[str, Any]) -> None:
+            self._write(f"data: {json.dumps(payload)}\n\n".encode())
+
+        def _write(self, data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
 
         def _send(self, status: int, payload: dict[str, Any]) -> None:
             data = json.dumps(payload).encode()
@@ -223,6 +323,33 @@ def _handler_for(state: _State) -> type[BaseHTTPRequestHandler]:
             return  # keep test output quiet; requests are recorded in FakeOpenAI.requests
 
     return Handler
+
+
+def _deltas(body: dict[str, Any], reply: FakeReply) -> list[dict[str, Any]]:
+    """The answer's deltas in order: the role, the text word by word, then each tool call (its id
+    and name first, its arguments in fragments), as OpenAI streams them."""
+    content = _completion(body, reply, 0)["choices"][0]["message"]
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    deltas += [{"content": token} for token in re.findall(r"\S+\s*|\s+", content.get("content") or "")]
+    for index, call in enumerate(content.get("tool_calls") or []):
+        start = {"index": index, "id": call["id"], "type": "function",
+                 "function": {"name": call["function"]["name"], "arguments": ""}}  # fmt: skip
+        deltas.append({"tool_calls": [start]})
+        arguments = call["function"]["arguments"]
+        for at in range(0, len(arguments), 16):
+            fragment = {"index": index, "function": {"arguments": arguments[at : at + 16]}}
+            deltas.append({"tool_calls": [fragment]})
+    return deltas
+
+
+def _chunk(body: dict[str, Any], number: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-fake-{number}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model", "gpt-4o-mini"),
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+    }
 
 
 def _error(status: int, message: str) -> dict[str, Any]:

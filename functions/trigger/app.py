@@ -134,6 +134,7 @@ def trigger_autonomous_call(
                 request.context,
                 request.scheduled_time,
                 idempotency_key=idempotency_key,  # the call's id: a retry of a cut-off request finds it
+                voice_mode=request.voice_mode,
             )
         )
         return 202, calls.call_view(row, full=False)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from autocall.config import get_settings
-from autocall.domain import call_end, conversation, prompts
+from autocall.domain import call_end, conversation, prompts, realtime
 from autocall.errors import AutocallError, ValidationFailed
 from autocall.http import error_response, json_response, undecodable_body, validation_error_response
 from autocall.integrations.twilio import signature as twilio_signature
@@ -28,6 +28,7 @@ app = APIGatewayRestResolver(
 )
 MAX_FORM_BYTES = 64 * 1024
 MISSED_IT = "Sorry, I missed that. Could you say it again?"
+RELAY_FAILED = "Sorry, something went wrong on our side. We'll call you back. Goodbye."
 
 
 @app.exception_handler(AutocallError)
@@ -105,7 +106,13 @@ def answer(call_id: CallId) -> Response[str]:
     logger.append_keys(call_id=call_id)
     form = _form("CallSid")
     reply = conversation.answer(call_id, form["CallSid"])
-    return _xml(twiml.render(reply.prompt, twiml.turn_urls(_base(), call_id)))
+    return _xml(twiml.render(reply.prompt, twiml.turn_urls(_base(), call_id), _relay(call_id)))
+
+
+def _relay(call_id: str) -> twiml.RelayUrls | None:
+    """The realtime session's URLs of the call (None where no WebSocket API is configured)."""
+    realtime_url = get_settings().realtime_url
+    return twiml.relay_urls(_base(), realtime_url, call_id) if realtime_url else None
 
 
 @app.post("/twilio/turn/<call_id>/<turn>")
@@ -147,6 +154,29 @@ def status(call_id: CallId) -> Response[str]:
         call_id, status, form["CallSid"], int(duration) if duration else None, form.get("AnsweredBy")
     )
     return _xml(twiml.empty())
+
+
+@app.post("/twilio/relay/<call_id>")
+def relay_ended(call_id: CallId) -> Response[str]:
+    """The ``<Connect action>`` of a realtime call: its session ended; what the carrier does next."""
+    logger.append_keys(call_id=call_id)
+    form = _form("CallSid")
+    status_name = form.get("CallStatus")
+    status = twilio_status.CALL_STATUS.get(status_name) if status_name else None
+    duration = form.get("CallDuration") or form.get("SessionDuration")
+    try:
+        prompt = realtime.session_ended(
+            call_id,
+            form["CallSid"],
+            status,
+            form.get("SessionStatus", ""),
+            int(duration) if duration and duration.isdigit() else None,
+        )
+    except Exception:
+        logger.exception("relay webhook failed")  # no dead air: a line before the line closes
+        count("TurnFailures")
+        return _xml(twiml.render(prompts.say_and_hang_up(RELAY_FAILED)))
+    return _xml(twiml.render(prompt, twiml.turn_urls(_base(), call_id)))
 
 
 def _float(value: str | None) -> float | None:

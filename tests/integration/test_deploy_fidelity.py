@@ -233,6 +233,7 @@ def test_a_webhook_with_a_query_api_gateway_reordered_cannot_carry_call_state(aw
         "/twilio/turn/{call_id}/{turn}",
         "/twilio/amd/{call_id}",
         "/twilio/status/{call_id}",
+        "/twilio/relay/{call_id}",
     }
 
 

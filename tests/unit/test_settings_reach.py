@@ -69,6 +69,8 @@ DELIBERATE_DEFAULTS = {
     "own; no template parameter changes it, so every function agrees on it",
     "calling_window_end": "20:00, as calling_window_start",
     "llm_temperature": "0.3, tuned with the prompts in autocall.domain.brain.llm; not a deploy-time choice",
+    "realtime_callback_url": "only the local stack points the @connections client at its WebSocket "
+    "gateway; empty means the event's own https://{domainName}/{stage}, what a deployed function must use",
 }
 
 # Direct os.environ reads whose variable name is not a literal: module → why that is safe.

@@ -53,6 +53,13 @@ class Settings:
     consent_table: str = field(default_factory=lambda: _env("CONSENT_TABLE"))
     numbers_table: str = field(default_factory=lambda: _env("NUMBERS_TABLE"))
     dial_audit_table: str = field(default_factory=lambda: _env("DIAL_AUDIT_TABLE"))
+    realtime_connections_table: str = field(default_factory=lambda: _env("REALTIME_CONNECTIONS_TABLE"))
+    # realtime voice mode (ConversationRelay): the WebSocket URL Twilio opens, the @connections
+    # endpoint replies are posted to when it is not the event's own (the local stack), and the voice
+    # mode of a call that names none ("gather" | "realtime")
+    realtime_url: str = field(default_factory=lambda: _env("REALTIME_URL", ""))
+    realtime_callback_url: str = field(default_factory=lambda: _env("REALTIME_CALLBACK_URL", ""))
+    default_voice_mode: str = field(default_factory=lambda: _env("DEFAULT_VOICE_MODE", "gather"))
     # scheduling
     schedule_group: str = field(default_factory=lambda: _env("SCHEDULE_GROUP"))
     scheduler_function_arn: str = field(default_factory=lambda: _env("SCHEDULER_FUNCTION_ARN"))

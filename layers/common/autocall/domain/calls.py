@@ -45,6 +45,7 @@ class CallRequest:
     source: str = "api"
     idempotency_key: str | None = None
     field: str = "contact_id"  # the request field an error about the contact names
+    voice_mode: str | None = None  # None: the DEFAULT_VOICE_MODE setting
 
 
 def schedule_name(call_id: str, at: datetime) -> str:
@@ -91,6 +92,7 @@ def prepare_call(
     max_attempts: int | None = None,
     source: str = "api",
     idempotency_key: str | None = None,
+    voice_mode: str | None = None,
 ) -> CallRequest:
     """Validate one call request completely, writing nothing."""
     contact = get_contact(contact_id, f"{field_prefix}contact_id")
@@ -111,6 +113,7 @@ def prepare_call(
         source=source,
         idempotency_key=idempotency_key,
         field=f"{field_prefix}contact_id",
+        voice_mode=voice_mode,
     )
 
 
@@ -127,6 +130,7 @@ def scheduled_call(
     max_attempts: int | None = None,
     source: str = "api",
     idempotency_key: str | None = None,
+    voice_mode: str | None = None,
 ) -> Call:
     """A new call, scheduled at ``at`` and not dialed yet: the one place a call record is made
     (single and bulk triggers, a campaign's fan-out), for ``stores.calls.new_call(s)`` to write."""
@@ -144,6 +148,7 @@ def scheduled_call(
         max_attempts=max_attempts or get_settings().max_attempts,
         source=source,
         idempotency_key=idempotency_key,
+        voice_mode=voice_mode or default_voice_mode(),
         attempt_history=[],
         turns=[],
         actions_taken=[],
@@ -151,6 +156,15 @@ def scheduled_call(
         failures=[],
         memory={},
     )
+
+
+VOICE_MODES = ("gather", "realtime")
+
+
+def default_voice_mode() -> str:
+    """The voice mode of a call that names none: DEFAULT_VOICE_MODE, Gather mode unless set."""
+    mode = get_settings().default_voice_mode.strip().lower()
+    return mode if mode in VOICE_MODES else "gather"
 
 
 def place_request(request: CallRequest) -> Call:
@@ -170,6 +184,7 @@ def place_request(request: CallRequest) -> Call:
             max_attempts=request.max_attempts,
             source=request.source,
             idempotency_key=request.idempotency_key,
+            voice_mode=request.voice_mode,
         )
     )
     if call is None:
@@ -323,6 +338,7 @@ def call_view(row: Call, full: bool = True) -> dict[str, Any]:
         "actions_taken": row.actions_taken or [],
         "reasons": row.reasons or [],
         "handoff": row.handoff,
+        "voice_mode": row.voice_mode or "gather",
     }
     if full:
         view.update(

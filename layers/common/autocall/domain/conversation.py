@@ -1,17 +1,22 @@
-"""One call's conversation, turn by turn, for the Twilio webhooks.
+"""One call's conversation, turn by turn, for the Twilio webhooks and the realtime session.
 
 State lives on the call record between turns; each turn is saved with a version check, and a
 repeated delivery of a turn returns the prompt stored for it. The brain decides what to say; this
 module decides the prompt's steps (say, listen, hang up, transfer: ``prompts``), makes sure
 something is always said (no dead air) and that nothing the brain or the callee says becomes more
-than text. The webhook renders the steps for the carrier."""
+than text. The webhook renders the steps for the carrier.
+
+Both voice modes run the same turn (``think``): in Gather mode the reply is answered whole, as
+TwiML; in realtime mode (``domain.realtime``) the same turn hands each piece of the reply to a
+``Speak`` callback as the brain produces it, and saves the turn with what the callee heard."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from autocall.clock import now
@@ -119,6 +124,20 @@ def _turn_record(
 def _stored(turn: dict[str, Any]) -> Prompt:
     """The prompt a turn was answered with, as it was stored."""
     return from_data(turn["prompt"])
+
+
+stored_prompt = _stored
+
+
+def _realtime(call: Call) -> bool:
+    """The call talks over a realtime session: asked for, and a WebSocket API to talk over (without
+    one it is greeted in Gather mode rather than handed to a session that cannot open)."""
+    if not call.realtime:
+        return False
+    if not get_settings().realtime_url:
+        logger.warning("realtime call without REALTIME_URL: Gather mode", extra={"call_id": call.call_id})
+        return False
+    return True
 
 
 # The callee of each call this process has served, read once per call: the turns of a
@@ -238,7 +257,7 @@ def answer(call_id: str, call_sid: str) -> Reply:
         logger.exception("brain opening failed; playbook takes over", extra={"call_id": call_id})
         opening = _fallback_brain().opening(ctx)
     text = f"{_disclosure(ctx)} {opening.reply}".strip()
-    prompt = prompts.listen(text, 1)
+    prompt = prompts.converse(text) if _realtime(call) else prompts.listen(text, 1)
     record = _turn_record(0, None, None, text, opening.analysis, opening.brain, prompt)
     for _ in range(SAVE_TRIES):
         memory = {**(call.memory or {}), "brain": opening.memory, "silences": 0, "last_prompt": opening.reply}
@@ -284,11 +303,42 @@ def take_turn(
 
 
 def _decide(call: Call, contact: Contact, number: int, speech: str, confidence: float | None) -> Reply:
+    if not speech:
+        return _silence(call, number, dict(call.memory or {}))
+    turn = think(call, contact, number, speech, confidence)
+    return _save_turn(call, number, turn.record, turn.memory, turn.outcome)
+
+
+Speak = Callable[[str], None]  # a piece of the reply, handed over as the brain produces it
+
+
+@dataclass
+class Turn:
+    """One turn decided (not saved yet): the record to store, the memory and outcome it leaves, the
+    prompt's steps and the whole reply."""
+
+    record: dict[str, Any]
+    memory: dict[str, Any] = field(default_factory=dict)
+    outcome: str | None = None
+    prompt: Prompt = ()
+    reply: str = ""
+
+
+def think(
+    call: Call,
+    contact: Contact,
+    number: int,
+    speech: str,
+    confidence: float | None,
+    on_text: Speak | None = None,
+) -> Turn:
+    """The callee said ``speech``: the brain answers, the guards, the opt-out and the tools act, and
+    the turn is decided — the same for both voice modes. With ``on_text`` (realtime) the reply's
+    text is handed over piece by piece as the brain produces it, and the prompt's steps do not listen
+    (the realtime session does)."""
     memory = dict(call.memory or {})
     ctx = build_context(call, contact)
-    if not speech:
-        return _silence(call, number, memory)
-    decision = _respond(ctx, speech, confidence)
+    decision = _respond(ctx, speech, confidence, on_text)
     actions = _accepted_actions(decision)
     memory["silences"] = 0
     memory["brain"] = decision.memory
@@ -308,6 +358,9 @@ def _decide(call: Call, contact: Contact, number: int, speech: str, confidence: 
     elif decision.end_call or AgentActionKind.END_CALL in kinds or number >= MAX_TURNS:
         prompt = prompts.say_and_hang_up(decision.reply)
         outcome = decision.outcome.value if decision.outcome else call.outcome
+    elif on_text is not None:  # realtime: the session listens on by itself
+        prompt = prompts.speak(decision.reply)
+        outcome = decision.outcome.value if decision.outcome else call.outcome
     else:
         prompt = prompts.listen(decision.reply, number + 1)
         outcome = decision.outcome.value if decision.outcome else call.outcome
@@ -316,12 +369,18 @@ def _decide(call: Call, contact: Contact, number: int, speech: str, confidence: 
     record = _turn_record(
         number, speech, confidence, decision.reply, decision.analysis, decision.brain, prompt
     )
-    return _save_turn(call, number, record, memory, outcome)
+    return Turn(record, memory, outcome, prompt, decision.reply)
 
 
-def _respond(ctx: CallContext, speech: str, confidence: float | None) -> Decision:
+def _respond(
+    ctx: CallContext, speech: str, confidence: float | None, on_text: Speak | None = None
+) -> Decision:
     try:
-        decision: Decision = _brain().respond(ctx, speech, confidence or 0.0)
+        brain = _brain()
+        if on_text is not None and getattr(brain, "streams", False):
+            decision: Decision = brain.respond(ctx, speech, confidence or 0.0, on_text=on_text)
+        else:
+            decision = brain.respond(ctx, speech, confidence or 0.0)
         return decision
     except Exception:
         logger.exception("brain failed; playbook takes the turn", extra={"call_id": ctx.call_id})
@@ -376,6 +435,52 @@ def _save_turn(
             return Reply(_HANG_UP, replayed=True)
         call = fresh  # a status or AMD callback wrote meanwhile: this turn is still the next one
     raise RuntimeError(f"turn {number} of call {call.call_id} could not be saved")  # the webhook re-asks
+
+
+# --- a realtime turn's save -----------------------------------------------------------------------
+
+
+def load_for_turn(call_id: str) -> tuple[Call, Contact] | None:
+    """The call as a turn reads it, and its callee."""
+    return _load(call_id, for_turn=True)
+
+
+def save_heard_turn(call: Call, turn: Turn, superseded: bool) -> Call | None:
+    """Save a realtime turn: its record placed by turn number among the call's turns (a turn
+    superseded by a newer prompt may finish after it), with the memory and outcome it leaves unless
+    it was superseded (the newer turn's decision stands). None when the call ended meanwhile."""
+    number = int(turn.record["turn"])
+    for _ in range(SAVE_TRIES):
+        turns = [t for t in call.turns or [] if t.get("turn") != number]
+        turns = sorted([*turns, turn.record], key=lambda t: int(t.get("turn") or 0))
+        memory = dict(call.memory or {}) if superseded else {**(call.memory or {}), **turn.memory}
+        outcome = call.outcome if superseded else turn.outcome
+        saved = repo.save_turn(call, turns, memory, outcome)
+        if saved is not None:
+            return saved
+        fresh = repo.get_call_for_turn(call.call_id)  # another frame of the call saved meanwhile
+        if fresh is None or CallStatus(fresh.status).terminal:
+            logger.warning("realtime turn not saved: the call ended", extra={"call_id": call.call_id})
+            return None
+        call = fresh
+    raise RuntimeError(f"realtime turn {number} of call {call.call_id} could not be saved")
+
+
+def keep_heard(call_id: str, number: int, heard: str) -> bool:
+    """The callee talked over turn ``number``'s reply: its stored agent line keeps only what they
+    heard. Once per turn (False when the turn is not saved yet or already cut)."""
+    for _ in range(SAVE_TRIES):
+        call = repo.get_call_for_turn(call_id)
+        if call is None:
+            return False
+        turns = list(call.turns or [])
+        index = next((i for i, t in enumerate(turns) if t.get("turn") == number), None)
+        if index is None or turns[index].get("interrupted"):
+            return False
+        turns[index] = {**turns[index], "reply": heard, "interrupted": True}
+        if repo.save_turn(call, turns, dict(call.memory or {}), call.outcome) is not None:
+            return True
+    return False
 
 
 # --- answering machine, status -------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from autocall.models.prompts import HangUp, Listen, Pause, Prompt, Say, Transfer
+from autocall.models.prompts import Converse, HangUp, Listen, Pause, Prompt, Say, Step, Transfer
 
 MAX_SAY_CHARS = 1200
 NOBODY_TO_TAKE_IT = "Sorry, nobody could take the call right now. We'll call you back. Goodbye."
@@ -29,6 +29,26 @@ def speakable(text: str) -> str:
 def listen(text: str, next_turn: int) -> Prompt:
     """Say ``text`` and listen: the callee's answer is turn ``next_turn``."""
     return (Listen(Say(speakable(text)), next_turn),)
+
+
+def speak(text: str) -> Prompt:
+    """Realtime mode: say ``text`` (the session listens on by itself)."""
+    spoken = speakable(text)
+    return (Say(spoken),) if spoken else ()
+
+
+def converse(greeting: str) -> Prompt:
+    """Realtime mode: say ``greeting`` and hand the line to the streaming session."""
+    return (Converse(Say(speakable(greeting))),)
+
+
+def after_speaking(prompt: Prompt) -> Prompt:
+    """What is left of a turn's prompt once its words were spoken over the realtime session: the
+    steps after the first ``Say`` (hang up; or transfer, and what follows if nobody answers)."""
+    steps: list[Step] = list(prompt)
+    if steps and isinstance(steps[0], Say):
+        steps = steps[1:]
+    return tuple(steps)
 
 
 def say_and_hang_up(text: str) -> Prompt:

@@ -82,7 +82,7 @@ def chat(
         return _streamed(
             client(api_key, max_retries).chat.completions.create(**options, stream=True), on_text
         )
-    except openai.OpenAIError as exc:
+    except openai.OpenAIError as exc:  # a stream that stalls after its first chunk too (a timeout)
         raise LlmError(type(exc).__name__) from exc
 
 

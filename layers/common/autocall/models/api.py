@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from autocall.models.enums import CallPurpose, CallStatus, ContactType
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -21,6 +21,9 @@ def _bounded(value: dict[str, Any]) -> dict[str, Any]:
 Context = Annotated[dict[str, Any], AfterValidator(_bounded)]
 
 
+VoiceMode = Literal["gather", "realtime"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -30,6 +33,7 @@ class TriggerCallRequest(_Strict):
     call_purpose: CallPurpose
     context: Context = Field(default_factory=dict)
     scheduled_time: datetime | None = None
+    voice_mode: VoiceMode | None = None  # None: the DEFAULT_VOICE_MODE setting (gather unless set)
 
 
 class BulkCallItem(_Strict):
@@ -111,6 +115,7 @@ class CampaignCreateRequest(_Strict):
     stagger_minutes: float = Field(default=0, ge=0, le=1440)
     max_attempts: int = Field(default=3, ge=1, le=10)
     context: Context = Field(default_factory=dict)
+    voice_mode: VoiceMode | None = None  # its calls' voice mode; None: the DEFAULT_VOICE_MODE setting
 
 
 # --- responses: they describe the bodies the domain's views build (the handlers send those as
@@ -145,6 +150,7 @@ class CallSummaryResponse(BaseModel):
     actions_taken: list[Any]
     reasons: list[dict[str, Any]]
     handoff: dict[str, Any] | None
+    voice_mode: VoiceMode = "gather"  # gather: turn-by-turn <Gather>; realtime: streamed replies
 
 
 class ScheduleView(BaseModel):
@@ -376,6 +382,7 @@ class CampaignResponse(BaseModel):
     calling_window: dict[str, Any]
     stagger_minutes: float
     max_attempts: int
+    voice_mode: VoiceMode | None = None  # None: the DEFAULT_VOICE_MODE setting when its calls are written
     counts: CampaignViewCounts
     fanout: FanoutView | None
 

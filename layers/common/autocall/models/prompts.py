@@ -35,6 +35,15 @@ class Listen:
 
 
 @dataclass(frozen=True)
+class Converse:
+    """Hand the line to the realtime session (ConversationRelay): the carrier says ``greeting`` and
+    from then on streams the callee's speech to us and speaks our replies as they arrive, until we
+    end the session. The greeting is in the document, so no cold start can lose it."""
+
+    greeting: Say
+
+
+@dataclass(frozen=True)
 class HangUp:
     pass
 
@@ -53,7 +62,7 @@ class Pause:
     seconds: int
 
 
-Step = Say | Listen | HangUp | Transfer | Pause
+Step = Say | Listen | Converse | HangUp | Transfer | Pause
 Prompt = tuple[Step, ...]
 
 
@@ -65,6 +74,7 @@ _KINDS: dict[str, type[Step]] = {
     "hang_up": HangUp,
     "transfer": Transfer,
     "pause": Pause,
+    "converse": Converse,
 }
 _KIND_OF = {cls: kind for kind, cls in _KINDS.items()}
 
@@ -80,6 +90,8 @@ def _step_data(step: Step) -> dict[str, Any]:
         data.update(prompt=_step_data(step.prompt), next_turn=step.next_turn, timeout_s=step.timeout_s)
         if step.hints:
             data["hints"] = list(step.hints)
+    elif isinstance(step, Converse):
+        data["greeting"] = _step_data(step.greeting)
     elif isinstance(step, Say):
         data.update(text=step.text, language=step.language)
         if step.voice:
@@ -103,6 +115,10 @@ def _step(item: Mapping[str, Any]) -> Step:
         assert isinstance(prompt, Say)
         hints = tuple(str(h) for h in item.get("hints") or ())
         return Listen(prompt, int(item["next_turn"]), int(item["timeout_s"]), hints)
+    if kind == "converse":
+        greeting = _step(item["greeting"])
+        assert isinstance(greeting, Say)
+        return Converse(greeting)
     if kind == "say":
         return Say(str(item["text"]), str(item["language"]), item.get("voice"))
     if kind == "transfer":

@@ -46,6 +46,14 @@ class Call:
     last_ignored_webhook: dict[str, Any] | None = None
     # the callee asked for a person: open until someone closes it ({"status": "open" | "closed", ...})
     handoff: dict[str, Any] | None = None
+    # realtime voice mode (ConversationRelay); see stores.calls.start_relay_turn
+    voice_mode: str | None = None  # None: gather
+    relay_connection: str | None = None
+    relay_turn: int | None = None
+    relay_turn_at: int | None = None
+    relay_seen: set[str] | None = None
+    relay_interrupted: int | None = None
+    relay_heard: str | None = None
     source: str = "api"
     idempotency_key: str | None = None
     created_at: datetime | None = None
@@ -60,6 +68,11 @@ class Call:
     def terminal(self) -> bool:
         """Ended for good: no status moves it again."""
         return self.call_status in TERMINAL_STATUSES
+
+    @property
+    def realtime(self) -> bool:
+        """Talks over ConversationRelay (streamed replies) rather than turn-by-turn ``<Gather>``."""
+        return self.voice_mode == "realtime"
 
 
 @dataclass
@@ -101,6 +114,7 @@ class Campaign:
     max_attempts: int = 3
     status: str = "draft"
     fanout: dict[str, Any] = field(default_factory=dict)
+    voice_mode: str | None = None  # its calls' voice mode (None: DEFAULT_VOICE_MODE)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int | None = None

@@ -118,7 +118,8 @@ def _new_row(call: Call) -> CallRow:
 # the whole item back and parses it again).
 
 TURN_ATTRIBUTES = ("call_id", "contact_id", "purpose", "context", "status", "status_rank", "turns", "memory",
-                   "outcome", "twilio_sid", "version")  # fmt: skip
+                   "outcome", "twilio_sid", "version", "voice_mode", "relay_turn", "relay_interrupted",
+                   "relay_heard")  # fmt: skip
 _TURN_NAMES = {f"#a{index}": name for index, name in enumerate(TURN_ATTRIBUTES)}
 _TURN_PROJECTION = ", ".join(_TURN_NAMES)
 _TURN_FIELDS = tuple((name, CallRow.get_attributes()[name]) for name in TURN_ATTRIBUTES)
@@ -496,3 +497,106 @@ def cancel(call: Call, reason: str) -> Call | None:
         ],
         condition=CallRow.status == CallStatus.SCHEDULED.value,
     )
+
+
+# --- realtime voice mode: the turn version, outside the row's version ------------------------------
+# A realtime reply streams while other frames of the same call arrive (an interrupt, a new prompt):
+# these writes are single atomic updates that do not touch ``version``, so they never make a turn's
+# save (``save_turn``) lose its version check, and the streaming loop reads them cheaply.
+
+
+def _ended_rank() -> dict[str, Any]:
+    return {"N": str(CallStatus.COMPLETED.rank)}
+
+
+def bind_relay_connection(call_id: str, connection_id: str) -> bool:
+    """The connection now carrying the live call (a reconnect replaces it); False for a call that
+    does not exist or has ended."""
+    try:
+        _client().update_item(
+            TableName=CallRow.Meta.table_name,
+            Key={"call_id": {"S": call_id}},
+            UpdateExpression="SET #conn = :conn",
+            ConditionExpression="attribute_exists(#id) AND #rank < :ended",
+            ExpressionAttributeNames={"#conn": "relay_connection", "#id": "call_id", "#rank": "status_rank"},
+            ExpressionAttributeValues={":conn": {"S": connection_id}, ":ended": _ended_rank()},
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def start_relay_turn(call_id: str, message_id: str, at_ms: int) -> int | None:
+    """Bump the call's turn version for a final prompt (message ``message_id``, arrived ``at_ms``):
+    the new version, or None when the prompt changes nothing — the same frame again, a prompt older
+    than the turn already running, or a call that has ended."""
+    names = {"#turn": "relay_turn", "#at": "relay_turn_at", "#seen": "relay_seen", "#rank": "status_rank",
+             "#id": "call_id"}  # fmt: skip
+    values = {":one": {"N": "1"}, ":at": {"N": str(int(at_ms))}, ":id": {"S": message_id},
+              ":ids": {"SS": [message_id]}, ":ended": _ended_rank()}  # fmt: skip
+    condition = (
+        "attribute_exists(#id) AND #rank < :ended AND NOT contains(#seen, :id)"
+        " AND (attribute_not_exists(#at) OR #at <= :at)"
+    )
+    try:
+        response = _client().update_item(
+            TableName=CallRow.Meta.table_name,
+            Key={"call_id": {"S": call_id}},
+            UpdateExpression="ADD #turn :one, #seen :ids SET #at = :at",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="UPDATED_NEW",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return None
+        raise
+    return int(response["Attributes"]["relay_turn"]["N"])
+
+
+def interrupt_relay_turn(call_id: str, at_ms: int, heard: str) -> int | None:
+    """The callee talked over the reply of the current turn (the interrupt arrived ``at_ms``, after
+    that turn's prompt): mark it interrupted with what they heard. The interrupted turn's version, or
+    None when this changes nothing (no turn, an interrupt older than the turn, the turn already
+    marked)."""
+    names = {"#turn": "relay_turn", "#at": "relay_turn_at", "#int": "relay_interrupted",
+             "#heard": "relay_heard"}  # fmt: skip
+    values = {":at": {"N": str(int(at_ms))}, ":heard": {"S": heard}}
+    condition = "attribute_exists(#turn) AND #at <= :at AND (attribute_not_exists(#int) OR #int < #turn)"
+    try:
+        response = _client().update_item(
+            TableName=CallRow.Meta.table_name,
+            Key={"call_id": {"S": call_id}},
+            UpdateExpression="SET #int = #turn, #heard = :heard",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="UPDATED_NEW",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return None
+        raise
+    return int(response["Attributes"]["relay_interrupted"]["N"])
+
+
+_RELAY_STATE = {"#turn": "relay_turn", "#int": "relay_interrupted", "#heard": "relay_heard"}
+
+
+def relay_turn_state(call_id: str) -> tuple[int, int, str]:
+    """The call's current turn version, the last interrupted one (0: none) and what the callee heard
+    of it: one strongly consistent read of three attributes (what a streaming reply checks)."""
+    response = _client().get_item(
+        TableName=CallRow.Meta.table_name,
+        Key={"call_id": {"S": call_id}},
+        ConsistentRead=True,
+        ProjectionExpression="#turn, #int, #heard",
+        ExpressionAttributeNames=_RELAY_STATE,
+    )
+    item = response.get("Item") or {}
+    turn = int(item.get("relay_turn", {}).get("N", 0))
+    interrupted = int(item.get("relay_interrupted", {}).get("N", 0))
+    return turn, interrupted, str(item.get("relay_heard", {}).get("S", ""))

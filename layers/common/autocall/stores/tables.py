@@ -133,6 +133,15 @@ class CallRow(Model):
     # the callee asked for a person: the follow-up is the team's, never dialed by the agent, open
     # until someone closes it through the API ({"status": "open" | "closed", ...})
     handoff = JSONAttribute(null=True)
+    # realtime voice mode (ConversationRelay): the mode, the connection carrying the call, and the
+    # turn version a new prompt bumps (the streaming reply checks it), outside the row's version
+    voice_mode = UnicodeAttribute(null=True)  # None: gather
+    relay_connection = UnicodeAttribute(null=True)
+    relay_turn = NumberAttribute(null=True)
+    relay_turn_at = NumberAttribute(null=True)  # the prompt's arrival (epoch ms, API Gateway's)
+    relay_seen = UnicodeSetAttribute(null=True)  # message ids of the prompts acted on
+    relay_interrupted = NumberAttribute(null=True)  # the turn version the callee talked over
+    relay_heard = UnicodeAttribute(null=True)  # what they heard of it (utteranceUntilInterrupt)
     source = UnicodeAttribute(default="api")
     idempotency_key = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
@@ -156,6 +165,7 @@ class CampaignRow(Model):
     calling_window = JSONAttribute(default=dict)  # {"start": "09:00", "end": "20:00", ...}
     stagger_minutes = NumberAttribute(default=0)
     max_attempts = NumberAttribute(default=3)
+    voice_mode = UnicodeAttribute(null=True)  # its calls' voice mode (None: DEFAULT_VOICE_MODE)
     status = UnicodeAttribute(default="draft")
     fanout = JSONAttribute(default=dict)  # progress of the fan-out (resumable)
     created_at = UTCDateTimeAttribute()
@@ -241,6 +251,18 @@ class PacingRow(Model):
     holders: MapAttribute[str, Any] = MapAttribute(null=True)
 
 
+class RealtimeConnectionRow(Model):
+    """Which call a realtime WebSocket connection carries (only ``$connect`` sees the call's URL)."""
+
+    class Meta(_RequestBudget):
+        table_name = get_settings().realtime_connections_table
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    call_id = UnicodeAttribute()
+    expires_at = NumberAttribute()  # epoch seconds, the TTL attribute
+    gone = BooleanAttribute(null=True)  # $disconnect came
+
+
 class NumberRow(Model):
     """One row per E.164 number, whatever contacts share it: the call pending for each purpose and
     the number's dials of the last 7 days (the per-number frequency caps; see domain/numbers.py)."""
@@ -309,6 +331,7 @@ ALL_TABLES: dict[str, type[Model]] = {
     "ConsentTable": ConsentRow,
     "NumbersTable": NumberRow,
     "DialAuditTable": DialAuditRow,
+    "RealtimeConnectionsTable": RealtimeConnectionRow,
 }
 
 _SETTING_FOR = {
@@ -322,6 +345,7 @@ _SETTING_FOR = {
     "ConsentTable": "consent_table",
     "NumbersTable": "numbers_table",
     "DialAuditTable": "dial_audit_table",
+    "RealtimeConnectionsTable": "realtime_connections_table",
 }
 
 

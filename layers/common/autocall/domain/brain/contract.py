@@ -80,7 +80,8 @@ class Brain(Protocol):
         ...
 
     def respond(self, ctx: CallContext, utterance: str, confidence: float) -> Decision:
-        """The agent's answer to what the callee just said."""
+        """The agent's answer to what the callee just said. A brain whose ``streams`` is True also
+        takes ``on_text``, a callback handed each piece of the reply's text as it is produced."""
         ...
 
     def voicemail(self, ctx: CallContext) -> str:

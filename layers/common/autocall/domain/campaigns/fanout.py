@@ -380,6 +380,7 @@ def _write_page(
                 fanout_pass=state.pass_no,
                 max_attempts=int(campaign.max_attempts),
                 source=state.source,
+                voice_mode=campaign.voice_mode,
             )
             new_calls.append(call)
         if call.status == CallStatus.SCHEDULED.value:

@@ -56,6 +56,7 @@ def create_campaign(request: CampaignCreateRequest) -> Campaign:
         max_attempts=int(request.max_attempts or get_settings().max_attempts),
         status=CampaignStatus.DRAFT.value,
         fanout={},
+        voice_mode=request.voice_mode,
     )
     return repo.save_campaign(campaign)
 

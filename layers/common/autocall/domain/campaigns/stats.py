@@ -37,6 +37,7 @@ def campaign_view(campaign: Campaign) -> dict[str, Any]:
         "calling_window": campaign.calling_window or {},
         "stagger_minutes": campaign.stagger_minutes,
         "max_attempts": int(campaign.max_attempts),
+        "voice_mode": campaign.voice_mode,
         "counts": {
             "total": sum(by_status.values()),
             "by_status": dict(by_status),

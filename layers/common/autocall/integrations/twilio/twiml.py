@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from urllib.parse import quote, urlsplit
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode, urlsplit
 
-from autocall.models.prompts import HangUp, Listen, Pause, Say, Step, Transfer
+from autocall.models.prompts import Converse, HangUp, Listen, Pause, Say, Step, Transfer
 
 VOICE = "Polly.Joanna-Neural"
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -35,14 +36,34 @@ def turn_urls(base_url: str, call_id: str) -> TurnUrl:
     return lambda number: webhook_url(base_url, "/twilio/turn", call_id, number)
 
 
+@dataclass(frozen=True)
+class RelayUrls:
+    """Where a realtime call's ConversationRelay session connects (``socket``: the WebSocket API's
+    URL) and the webhook Twilio posts when the session ends (``action``)."""
+
+    call_id: str
+    socket: str
+    action: str
+
+
+def relay_urls(base_url: str, realtime_url: str, call_id: str) -> RelayUrls:
+    """The URLs of ``call_id``'s realtime session: the WebSocket URL carries the call's id (the
+    handshake's signature covers it), the end-of-session webhook is under the REST API's base."""
+    if not realtime_url:
+        raise ValueError("a realtime call needs REALTIME_URL (the WebSocket API's URL)")
+    socket = f"{realtime_url.rstrip('/')}?{urlencode({'call_id': call_id})}"
+    return RelayUrls(call_id, socket, webhook_url(base_url, "/twilio/relay", call_id))
+
+
 _HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
 
 
-def render(prompt: Sequence[Step], turn_url: TurnUrl | None = None) -> str:
-    """The TwiML document of ``prompt``; ``turn_url`` gives the action of a ``Listen``."""
+def render(prompt: Sequence[Step], turn_url: TurnUrl | None = None, relay: RelayUrls | None = None) -> str:
+    """The TwiML document of ``prompt``; ``turn_url`` gives the action of a ``Listen``, ``relay``
+    the session URLs of a ``Converse``."""
     if not prompt:
         return f"{_HEAD}<Response />"
-    return f"{_HEAD}<Response>{''.join(_verb(step, turn_url) for step in prompt)}</Response>"
+    return f"{_HEAD}<Response>{''.join(_verb(step, turn_url, relay) for step in prompt)}</Response>"
 
 
 def empty() -> str:
@@ -50,9 +71,13 @@ def empty() -> str:
     return render(())
 
 
-def _verb(step: Step, turn_url: TurnUrl | None) -> str:
+def _verb(step: Step, turn_url: TurnUrl | None, relay: RelayUrls | None = None) -> str:
     if isinstance(step, Say):
         return _say(step)
+    if isinstance(step, Converse):
+        if relay is None:
+            raise ValueError("a Converse needs the realtime session's URLs")
+        return _converse(step, relay)
     if isinstance(step, Listen):
         if turn_url is None:
             raise ValueError("a Listen needs the turn webhook's URL")
@@ -71,6 +96,24 @@ def _say(step: Say) -> str:
     attributes = _attributes(language=step.language, voice=step.voice or VOICE)
     text = _text(step.text)
     return f"<Say{attributes}>{text}</Say>" if text else f"<Say{attributes} />"
+
+
+def _converse(step: Converse, relay: RelayUrls) -> str:
+    """``<Connect><ConversationRelay>``: Twilio speaks the greeting, then streams the callee's speech
+    to the WebSocket and speaks the text we send back; the callee may talk over any of it."""
+    attributes = _attributes(
+        interruptible="speech",
+        language=step.greeting.language,
+        url=relay.socket,
+        voice=step.greeting.voice or "",
+        welcomeGreeting=_NOT_XML.sub("", step.greeting.text),
+        welcomeGreetingInterruptible="speech",
+    )
+    parameter = f"<Parameter{_attributes(name='call_id', value=relay.call_id)} />"
+    return (
+        f"<Connect{_attributes(action=relay.action)}>"
+        f"<ConversationRelay{attributes}>{parameter}</ConversationRelay></Connect>"
+    )
 
 
 def _gather(step: Listen, action_url: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -59,6 +60,7 @@ def _handoff(ctx: CallContext, mem: dict[str, Any], u: Understanding) -> bool:
 
 class LlmBrain:
     name = "llm"
+    streams = True  # ``respond`` can hand the reply's text over as the model writes it (on_text)
 
     def __init__(self, api_key: str, playbook: PlaybookBrain | None = None) -> None:
         self._api_key = api_key
@@ -73,7 +75,15 @@ class LlmBrain:
     def voicemail(self, ctx: CallContext) -> str:
         return self._playbook.voicemail(ctx)
 
-    def respond(self, ctx: CallContext, utterance: str, confidence: float) -> Decision:
+    def respond(
+        self,
+        ctx: CallContext,
+        utterance: str,
+        confidence: float,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Decision:
+        """The answer; with ``on_text`` the model streams and each piece of its text is handed over
+        as it arrives (the decision returned is the same; tool calls act at the end)."""
         pb = playbook_for(ctx.purpose)
         mem = load_memory(ctx.memory)
         u = understand(utterance, ctx.now, ctx.time_zone, first_name(ctx))
@@ -86,7 +96,7 @@ class LlmBrain:
                 self._playbook.decide(ctx, pb, mem, u, utterance, confidence), brain="llm_fallback"
             )
         try:
-            return self._llm_turn(ctx, pb, load_memory(ctx.memory), u, utterance)
+            return self._llm_turn(ctx, pb, load_memory(ctx.memory), u, utterance, on_text)
         except (LlmError, LlmTurnFailed, IndexError, AttributeError, TypeError, ValueError) as exc:
             error = exc.kind if isinstance(exc, LlmError) else type(exc).__name__
             logger.warning("llm turn failed, playbook takes it: %s", error)
@@ -101,7 +111,13 @@ class LlmBrain:
     # --- one model turn --------------------------------------------------------------------------
 
     def _llm_turn(
-        self, ctx: CallContext, pb: Playbook, mem: dict[str, Any], u: Understanding, utterance: str
+        self,
+        ctx: CallContext,
+        pb: Playbook,
+        mem: dict[str, Any],
+        u: Understanding,
+        utterance: str,
+        on_text: Callable[[str], None] | None = None,
     ) -> Decision:
         settings = get_settings()
         started = time.perf_counter()
@@ -114,6 +130,7 @@ class LlmBrain:
                 temperature=settings.llm_temperature,
                 timeout=settings.llm_turn_deadline_s,
                 max_retries=0,  # no retries: the caller is waiting
+                on_text=on_text,
             )
         finally:  # failures too: a timeout shows up as latency at the deadline
             count("LlmLatency", (time.perf_counter() - started) * 1000, unit="Milliseconds")
