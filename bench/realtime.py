@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -54,10 +55,12 @@ TARGET_TAIL = 3.0
 
 
 class FirstTexts:
-    """The stand-in @connections endpoint: when each connection's first ``text`` arrived."""
+    """The stand-in @connections endpoint: when each connection's first ``text`` arrived, and every
+    ``text`` it was sent (arrival, token) for the barge-in runs."""
 
     def __init__(self) -> None:
         self.first: dict[str, float] = {}
+        self.all: dict[str, list[tuple[float, str]]] = {}
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -71,6 +74,7 @@ class FirstTexts:
     def forget(self, connection_id: str) -> None:
         with self.lock:
             self.first.pop(connection_id, None)
+            self.all.pop(connection_id, None)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         texts = self
@@ -82,9 +86,11 @@ class FirstTexts:
                 arrived = time.perf_counter()
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 connection_id = unquote(self.path.rsplit("/", 1)[-1])
-                if json.loads(body).get("type") == "text":
+                message = json.loads(body)
+                if message.get("type") == "text":
                     with texts.lock:
                         texts.first.setdefault(connection_id, arrived)
+                        texts.all.setdefault(connection_id, []).append((arrived, message.get("token", "")))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -148,6 +154,9 @@ class Caller:
     def prompt(self, line: str) -> float:
         """Send one final prompt; the perf_counter moment its invocation began."""
         frame = {"type": "prompt", "voicePrompt": f"{line} {self.tag}", "lang": "en-US", "last": True}
+        return self.send(frame)
+
+    def send(self, frame: dict[str, Any]) -> float:
         started = time.perf_counter()
         self._invoke(_event("$default", self.connection_id, body=json.dumps(frame)))
         return started
@@ -201,6 +210,53 @@ def run(
     return own
 
 
+LONG_REPLY = (
+    "Thanks, that helps a lot. Many teams your size move the patching work first, because it is "
+    "the part that eats the most evenings. After that we usually look at the racks themselves, "
+    "and what it would cost to retire them. Would a short call with one of our engineers next week help?"
+)
+NEW_LINE = "Sorry, can I stop you there?"
+NEW_REPLY = "Of course, go ahead."
+
+
+@dataclass
+class BargeIn:
+    kind: str  # "interrupt" | "supersede"
+    stop_s: float  # from the frame's invocation start to the last piece of the old reply we sent
+    late_pieces: int  # pieces of the old reply that arrived after the frame's invocation returned
+    old_pieces: int  # pieces of the old reply sent in all
+
+
+def barge_in(aws: Any, fake: Any, texts: FirstTexts, kind: str, after_s: float) -> BargeIn:
+    """One scripted interruption: the callee talks over a long reply ``after_s`` after its first
+    piece arrived, either as an ``interrupt`` (Twilio heard speech) or as a new final ``prompt``
+    (it supersedes the reply). What we measure is what the callee would hear of the old reply."""
+    caller = Caller(aws, next(_numbers))
+    fake.enqueue(LONG_REPLY)
+    if kind == "supersede":
+        fake.enqueue(NEW_REPLY)
+    texts.forget(caller.connection_id)
+    talking = threading.Thread(target=caller.prompt, args=(LINES[0],))
+    talking.start()
+    deadline = time.perf_counter() + 10
+    while caller.connection_id not in texts.first and time.perf_counter() < deadline:
+        time.sleep(0.002)
+    time.sleep(after_s)
+    heard = "".join(token for _, token in texts.all.get(caller.connection_id, []))
+    if kind == "interrupt":
+        frame = {"type": "interrupt", "utteranceUntilInterrupt": heard[:40],
+                 "durationUntilInterruptMs": int(after_s * 1000)}  # fmt: skip
+        started = caller.send(frame)
+    else:
+        started = caller.prompt(NEW_LINE)
+    returned = time.perf_counter()
+    talking.join()
+    old = [(at, token) for at, token in texts.all.get(caller.connection_id, []) if token.strip()
+           and token.strip() in LONG_REPLY and token.strip() not in NEW_REPLY]  # fmt: skip
+    last_old = max((at for at, _ in old), default=started)
+    return BargeIn(kind, max(0.0, last_old - started), sum(1 for at, _ in old if at > returned), len(old))
+
+
 @contextmanager
 def realtime_stack() -> Iterator[tuple[Any, Any, FirstTexts]]:
     import os
@@ -230,6 +286,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", type=int, default=4, help="prompts per call")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50])
+    parser.add_argument("--interruptions", type=int, default=20, help="scripted barge-ins of each kind")
     args = parser.parse_args()
     with realtime_stack() as (aws, fake, texts), quiet():
         run(1, 3, aws, fake, texts, burst=True)  # warm: imports, clients, the first connections
@@ -239,6 +296,12 @@ def main() -> None:
             results[f"{k} live"] = run(k, count, aws, fake, texts, burst=k == 1)
             if k > 1:
                 results[f"{k} burst"] = run(k, count, aws, fake, texts, burst=True)
+        pace = random.Random(16)
+        barge_ins = [
+            barge_in(aws, fake, texts, kind, pace.uniform(0.05, 0.6))
+            for kind in ("interrupt", "supersede")
+            for _ in range(args.interruptions)
+        ]
     print("realtime: our time from a final prompt to the first text leaving, minus the model's time")
     model = f"OpenAI fake {FIRST_TOKEN_S * 1000:.0f} ms to first token, {TOKENS_PER_S:.0f} tok/s"
     print(f"(in-process on moto; {model})")
@@ -251,6 +314,18 @@ def main() -> None:
             "met" if met else f"NOT met (median ≤ {TARGET_MEDIAN_S * 1000:.0f} ms, p99 ≤ {TARGET_TAIL:.0f}x)"
         )
         print(f"{k:>9} {len(own):>8} {ms(mid):>10} {ms(tail):>10} {tail / mid:>8.1f}  {verdict}")
+    print("\nbarge-in: the callee talks over a long reply 50-600 ms after its first piece")
+    print(
+        f"{'kind':>10} {'runs':>5} {'stop median':>12} {'stop max':>10} {'late pieces':>12} {'old pieces':>11}"
+    )
+    for kind in ("interrupt", "supersede"):
+        runs = [b for b in barge_ins if b.kind == kind]
+        stops = [b.stop_s for b in runs]
+        late = sum(b.late_pieces for b in runs)
+        print(f"{kind:>10} {len(runs):>5} {ms(median(stops)):>12} {ms(max(stops)):>10} {late:>12} "
+              f"{sum(b.old_pieces for b in runs):>11}")  # fmt: skip
+    print("stop = from the frame's invocation start to the last piece of the old reply we sent;")
+    print("late pieces = old-reply pieces that arrived after the frame's invocation returned (must be 0)")
 
 
 if __name__ == "__main__":
