@@ -1,6 +1,6 @@
 """Realtime voice mode: our own time from a final ``prompt`` to the first ``text`` that leaves.
 
-    .venv/bin/python bench/realtime.py [--prompts 4] [--concurrency 1 50]
+    .venv/bin/python bench/realtime.py [--prompts 4] [--concurrency 1 50] [--interruptions 20]
 
 Drives the real ``functions/voice_webhook/realtime.lambda_handler`` (through the local function
 registry, with the function's own environment) with WebSocket events shaped as API Gateway sends
@@ -15,6 +15,12 @@ words: the turn-version bump, the call's read, the context and the prompt to the
 OpenAI client's request, the first piece, the barge-in check and the post (DynamoDB is moto's,
 in-process, so its time counts here as AWS's would). K calls talk at once, each on its own thread
 (API Gateway invokes each frame on its own).
+
+Barge-in: scripted interruptions of a long streamed reply, 50-600 ms after its first piece arrived,
+as an ``interrupt`` frame (Twilio heard the callee) and as a new final ``prompt`` (it supersedes the
+reply): the time from the frame's invocation start to the last piece of the old reply we sent, and
+the old reply's pieces that arrived after the frame's invocation returned (must be 0: a superseded
+reply is never spoken on).
 
 Target (issue 16): median ≤ 50 ms and p99 ≤ 3x median, at K = 1 and K = 50. Measured in-process:
 the local stack's WebSocket endpoint is not on this branch. On a 2-core machine shared with other
@@ -315,9 +321,8 @@ def main() -> None:
         )
         print(f"{k:>9} {len(own):>8} {ms(mid):>10} {ms(tail):>10} {tail / mid:>8.1f}  {verdict}")
     print("\nbarge-in: the callee talks over a long reply 50-600 ms after its first piece")
-    print(
-        f"{'kind':>10} {'runs':>5} {'stop median':>12} {'stop max':>10} {'late pieces':>12} {'old pieces':>11}"
-    )
+    header = ("kind", "runs", "stop median", "stop max", "late pieces", "old pieces")
+    print("{:>10} {:>5} {:>12} {:>10} {:>12} {:>11}".format(*header))
     for kind in ("interrupt", "supersede"):
         runs = [b for b in barge_ins if b.kind == kind]
         stops = [b.stop_s for b in runs]
