@@ -99,10 +99,7 @@ def realtime_parts(ours_ms: float) -> list[Part]:
 
 
 # --- prices this comparison adds to autocall/pricing.py ---------------------------------------------
-TWILIO_PRICING = "https://www.twilio.com/en-us/voice/pricing/us"
-CONVERSATION_RELAY_MINUTE = Price(
-    0.07, "minute of ConversationRelay (STT + TTS included)", TWILIO_PRICING, READ
-)
+CONVERSATION_RELAY_MINUTE = P.TWILIO_CONVERSATION_RELAY_MINUTE
 APIGW = "https://aws.amazon.com/api-gateway/pricing/"
 WEBSOCKET_MESSAGE = Price(1.00 / 1e6, "WebSocket message (32 KB units), either direction", APIGW, READ)
 WEBSOCKET_CONNECTION_MINUTE = Price(0.25 / 1e6, "WebSocket connection minute", APIGW, READ)

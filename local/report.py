@@ -81,6 +81,7 @@ def call_cost(view: Mapping[str, Any], prices: CallPrices = TWILIO_PRICES) -> Co
         answered_by=view.get("answered_by"),
         duration_s=view.get("duration_seconds"),
         turns=view.get("turns") or [],
+        voice_mode=view.get("voice_mode"),
     )
     twilio = twilio_cost(usage, prices)
     return Cost(twilio.voice, twilio.speech, twilio.amd, AWS_PER_ATTEMPT * int(view.get("attempts") or 0))

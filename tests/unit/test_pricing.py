@@ -71,3 +71,36 @@ def test_campaign_stats_and_the_report_price_one_call_alike() -> None:
     assert (report.voice, report.speech, report.amd) == (voice, speech, amd)
     assert speech == pytest.approx(8 * 0.02)  # eight Gathers in 61 s: eight units (five by talk time)
     assert report.total == pytest.approx(voice + speech + amd + AWS_PER_ATTEMPT)
+
+
+def test_a_realtime_call_pays_conversation_relay_per_minute_not_gather_units() -> None:
+    """ConversationRelay does the recognition and the speech itself: per started minute of the
+    conversation, in place of <Gather>'s 15-s units; the stats and the report agree on it."""
+    from autocall.domain.calls import call_view
+    from autocall.domain.campaigns.stats import _answered, _cost
+    from autocall.models.records import Call
+
+    from local.report import call_cost
+
+    history = [{"attempt": 1, "twilio_sid": "CA1", "duration_s": 95, "result": "completed"}]
+    turns: list[dict[str, Any]] = [{"utterance": "Yes.", "reply": "Great.", "prompt": []}] * 6
+    usage = call_usage(history, answered=True, answered_by="human", duration_s=95, turns=turns,
+                       voice_mode="realtime")  # fmt: skip
+    assert usage.voice_mode == "realtime"
+    cost = twilio_cost(usage)
+    assert cost.speech == pytest.approx(2 * 0.07)  # 95 s: two started minutes of ConversationRelay
+    assert cost.voice == pytest.approx(2 * 0.014)
+    gather = twilio_cost(call_usage(history, answered=True, answered_by="human", duration_s=95, turns=turns))
+    assert gather.speech == pytest.approx(7 * 0.02)  # the same call in Gather mode: 7 units
+
+    row = Call(call_id="c2", contact_id="p1", purpose="sales_outreach", status="completed",
+               outcome="demo_scheduled", scheduled_time="2026-11-25T15:00:00Z", attempts=1, max_attempts=3,
+               answered_by="human", duration_s=95, twilio_sid="CA1", attempt_history=history, turns=turns,
+               reasons=[], actions_taken=[], failures=[], memory={}, voice_mode="realtime")  # fmt: skip
+    voice, speech, amd = _cost(row, _answered(row), TWILIO_PRICES)
+    report = call_cost(call_view(row))
+    assert (
+        (report.voice, report.speech, report.amd)
+        == (voice, speech, amd)
+        == (cost.voice, cost.speech, cost.amd)
+    )

@@ -50,6 +50,11 @@ TWILIO_SPEECH_15S = Price(
     0.02, "15 s of <Gather> speech recognition, at least one per Gather", TWILIO, LIST_DATE
 )
 TWILIO_AMD = Price(0.0075, "call with answering-machine detection", TWILIO, LIST_DATE)
+# realtime voice mode: ConversationRelay does the speech recognition and text-to-speech itself,
+# billed per minute of the session in place of <Gather>'s 15-s units
+TWILIO_CONVERSATION_RELAY_MINUTE = Price(
+    0.07, "minute of ConversationRelay (speech recognition and text-to-speech included)", TWILIO, "2026-12"
+)
 
 # --- the LLM (the template's default OpenAiModel) ------------------------------------------------
 OPENAI = "https://openai.com/api/pricing/"
@@ -67,6 +72,7 @@ class CallPrices:
     voice_per_started_minute: float
     speech_per_15_seconds: float
     amd_per_call: float
+    relay_per_started_minute: float = TWILIO_CONVERSATION_RELAY_MINUTE.usd
 
 
 TWILIO_PRICES = CallPrices(
@@ -74,6 +80,7 @@ TWILIO_PRICES = CallPrices(
     voice_per_started_minute=TWILIO_OUTBOUND_MINUTE.usd,
     speech_per_15_seconds=TWILIO_SPEECH_15S.usd,
     amd_per_call=TWILIO_AMD.usd,
+    relay_per_started_minute=TWILIO_CONVERSATION_RELAY_MINUTE.usd,
 )
 
 
@@ -89,6 +96,7 @@ class CallUsage:
     answered: bool  # a person picked up the last attempt: the conversation, with speech recognition
     talk_seconds: int  # the last attempt's length
     gathers: int  # <Gather input="speech"> verbs the agent sent in it
+    voice_mode: str = "gather"  # realtime: the conversation ran on ConversationRelay instead
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,10 @@ def twilio_cost(usage: CallUsage, prices: CallPrices = TWILIO_PRICES) -> TwilioC
     (``speech_units``), answering-machine detection for every attempt it classified (it runs once
     a call is answered: an attempt nobody picked up has no verdict and no AMD charge)."""
     voice = sum(math.ceil(s / 60) for s in usage.attempt_seconds) * prices.voice_per_started_minute
-    speech = speech_units(usage.talk_seconds, usage.gathers) * prices.speech_per_15_seconds
+    if usage.voice_mode == "realtime":  # ConversationRelay per started minute of the conversation
+        speech = math.ceil(max(usage.talk_seconds, 0) / 60) * prices.relay_per_started_minute
+    else:
+        speech = speech_units(usage.talk_seconds, usage.gathers) * prices.speech_per_15_seconds
     amd = usage.amd_runs * prices.amd_per_call
     return TwilioCost(voice, speech if usage.answered else 0.0, amd)
 
@@ -132,6 +143,7 @@ def call_usage(
     answered_by: str | None,
     duration_s: int | None,
     turns: Iterable[Mapping[str, Any]],
+    voice_mode: str | None = None,
 ) -> CallUsage:
     """A call's usage from its record (the stored call or ``GET /calls/{id}``, which show the same
     fields): the attempts Twilio placed are those with a Call SID; each finished attempt's length
@@ -149,6 +161,7 @@ def call_usage(
         answered=answered,
         talk_seconds=int(duration_s or 0),
         gathers=count_gathers(turns),
+        voice_mode=voice_mode or "gather",
     )
 
 

@@ -64,6 +64,7 @@ def _cost(call: Call, answered: bool, prices: CallPrices) -> tuple[float, float,
         answered_by=call.answered_by,
         duration_s=int(call.duration_s) if call.duration_s else None,
         turns=call.turns or [],
+        voice_mode=call.voice_mode,
     )
     cost = twilio_cost(usage, prices)
     return cost.voice, cost.speech, cost.amd
