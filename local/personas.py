@@ -1,7 +1,13 @@
 """Virtual callees: how each persona answers the phone and what it says, in order.
 
-The carrier simulator plays these lines one per <Gather>; the playbook brain must understand them.
-``{name}`` is replaced by the contact's first name. After the last line a callee hangs up.
+The carrier simulator plays these lines one per <Gather> (one per ``prompt`` in a ConversationRelay
+session); the playbook brain must understand them. ``{name}`` is replaced by the contact's first
+name. After the last line a callee hangs up.
+
+A persona can talk over the agent (realtime mode's barge-in): ``barge_in`` maps a line's index to
+the number of words of the agent's reply the callee lets pass before saying that line over it. In a
+ConversationRelay session the simulator then sends ``interrupt`` and the line as the next
+``prompt``; in Gather mode (no barge-in there) the line is said when the agent has finished.
 """
 
 from __future__ import annotations
@@ -15,6 +21,18 @@ class Persona:
     answer: str  # "human" | "machine" | "busy" | "no_answer" | "fail"
     lines: tuple[str, ...] = field(default_factory=tuple)  # "" means silence for that turn
     description: str = ""
+    barge_in: dict[int, int] = field(default_factory=dict)  # line index → agent words heard first
+
+    def __post_init__(self) -> None:
+        talks_over(self.lines, self.barge_in)
+
+
+def talks_over(lines: tuple[str, ...], barge_in: dict[int, int]) -> dict[int, int]:
+    """``barge_in`` checked against ``lines``: each index a line, each count at least one word."""
+    for index, words in barge_in.items():
+        if not 0 <= index < len(lines) or words < 1:
+            raise ValueError(f"barge-in {index}: {words} names no line or no word")
+    return dict(barge_in)
 
 
 PERSONAS: dict[str, Persona] = {
@@ -193,6 +211,21 @@ PERSONAS: dict[str, Persona] = {
                 "Maybe. We'll think about it. Bye.",
             ),
             "Follow-up with an objection.",
+        ),
+        Persona(
+            "talks_over_agent",
+            "human",
+            (
+                "Yes, this is {name}. What's this about?",
+                "Sorry to cut in, but we are looking at upgrading our infrastructure. Our costs are "
+                "getting too high.",
+                "Yes, that would be helpful.",
+                "Tuesday at 2 pm works for me.",
+                "Yes, that's right.",
+                "No, that's all. Thanks, bye!",
+            ),
+            "An interested buyer who talks over the agent's second reply after six words (barge-in).",
+            {1: 6},
         ),
         Persona(
             "manipulator",

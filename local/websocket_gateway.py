@@ -26,6 +26,7 @@ import base64
 import json
 import logging
 import secrets
+import string
 import threading
 import time
 import uuid
@@ -373,8 +374,9 @@ class WebSocketGateway:
 
 
 def _connection_id() -> str:
-    """An id shaped like API Gateway's (12 base64 characters ending in ``=``)."""
-    return base64.b64encode(secrets.token_bytes(8)).decode()[:11] + "="
+    """An id shaped like API Gateway's: 11 letters and digits, then ``=``."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(11)) + "="
 
 
 def _iso(epoch: float) -> str:
@@ -402,10 +404,11 @@ def _management_handler(gateway: WebSocketGateway) -> type[BaseHTTPRequestHandle
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             path = urlsplit(self.path).path
-            connection_id = unquote(path[len(prefix) :])
+            raw_id = path[len(prefix) :]
+            connection_id = unquote(raw_id)
             status: int = 403
             payload: dict[str, Any] | None = {"message": "Forbidden"}  # what AWS answers off the API
-            if path.startswith(prefix) and connection_id and "/" not in connection_id:
+            if path.startswith(prefix) and raw_id and "/" not in raw_id:
                 if self.command == "POST":
                     status, payload = gateway.post(connection_id, body)
                 elif self.command == "GET":

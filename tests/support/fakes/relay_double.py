@@ -31,6 +31,7 @@ class RelayDouble:
     connect_delay_s: float = 0.0
     token_delay_s: float = 0.01
     frame_delay_s: float = 0.0  # every $default invocation sleeps this long first (concurrency tests)
+    late_tokens: int = 0  # tokens a superseded reply still sends after the interrupt (in flight)
     events: list[dict[str, Any]] = field(default_factory=list)
     posted: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (connection, message)
     post_errors: list[str] = field(default_factory=list)
@@ -47,6 +48,7 @@ class RelayDouble:
         self.connect_delay_s = float(settings.get("connect_delay_s", 0.0))
         self.token_delay_s = float(settings.get("token_delay_s", 0.01))
         self.frame_delay_s = float(settings.get("frame_delay_s", 0.0))
+        self.late_tokens = int(settings.get("late_tokens", 0))
 
     def routes(self, route_key: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -96,10 +98,14 @@ class RelayDouble:
         lowered = heard.lower()
         ending = "bye" in lowered or "transfer" in lowered
         words = (GOODBYE if ending else REPLY).split()
+        late = self.late_tokens
         for index, word in enumerate(words):
             with self._lock:
-                if self._turns.get(connection) != turn:
-                    return  # interrupted or superseded: not one more word
+                superseded = self._turns.get(connection) != turn
+            if superseded and late == 0:
+                return  # interrupted or superseded: not one more word
+            if superseded:
+                late -= 1  # a token already on its way when the interrupt came
             last = index == len(words) - 1
             token = word if index == 0 else f" {word}"
             self.post(
