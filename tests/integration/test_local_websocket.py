@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from local.template import LocalTemplate
-from tests.support.realtime import RealtimeDouble, realtime_double
+from tests.support.websocket_double import RealtimeDouble, realtime_double
 
 TOKEN = "ws-test-auth-token"
 

@@ -17,7 +17,7 @@ from local.carrier.engine import WORDS_PER_SECOND
 from local.personas import PERSONAS
 from tests.support.fakes.relay_double import GOODBYE, REPLY
 from tests.support.fakes.voice_app import CONNECTING, GREETING, TRANSFER_TO, FakeVoiceApp
-from tests.support.realtime import RealtimeDouble, realtime_double
+from tests.support.websocket_double import RealtimeDouble, realtime_double
 
 TOKEN = "relay-auth-token"
 ACCOUNT = "AC" + "3" * 32
@@ -48,9 +48,7 @@ def app() -> Iterator[FakeVoiceApp]:
     voice_app.stop()
 
 
-def relay_call(
-    telephony: Telephony, sim: CarrierSimulator, app: FakeVoiceApp, ws: RealtimeDouble
-) -> SimCall:
+def relay_call(telephony: Telephony, sim: CarrierSimulator, app: FakeVoiceApp, ws: RealtimeDouble) -> SimCall:
     """Dial the callee with the app answering realtime TwiML for the double's WebSocket API (whose
     public name the carrier resolves to the local gateway); the finished call."""
     app.relay_url = ws.gateway.api.url

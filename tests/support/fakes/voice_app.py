@@ -2,7 +2,8 @@
 
 Routes: ``/answer`` greets and gathers (or, with ``relay_url`` set, connects the call to a
 ConversationRelay session at that WebSocket URL whose ``<Connect action>`` is ``/relay``, answering
-``<Hangup/>`` or, for a handoff with reason "transfer", a ``<Say>`` and ``<Dial>``), ``/turn?n=N`` echoes the speech and gathers again until
+``<Hangup/>`` or, for a handoff with reason "transfer", a ``<Say>`` and ``<Dial>``), ``/turn?n=N``
+echoes the speech and gathers again until
 ``turns`` turns, then says goodbye and hangs up; ``/amd`` answers voicemail TwiML to a machine;
 ``/status`` takes status callbacks. Every request is recorded as a ``Hit``, with whether its
 ``X-Twilio-Signature`` verified against the URL the app was called on.
