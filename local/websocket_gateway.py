@@ -42,6 +42,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request
 from websockets.sync.server import Server, ServerConnection, serve
 
+from local.awscalls import serve_connections
 from local.lambdas import FunctionRegistry
 from local.template import ACCOUNT_ID, WebSocketApi
 
@@ -130,6 +131,7 @@ class WebSocketGateway:
         return f"http://{host}:{port}/{self.stage}"
 
     def start(self) -> WebSocketGateway:
+        serve_connections(self.callback_url, self.api.api_id, self.stage)  # IAM sees the API's ARN
         for name, target in (
             ("ws-gateway", self._server.serve_forever),
             ("ws-management", self._management.serve_forever),

@@ -271,3 +271,21 @@ def test_a_failing_function_tells_the_client_internal_server_error(ws: RealtimeD
         answer = json.loads(client.recv(timeout=5))
     assert answer["message"] == "Internal server error"
     assert answer["connectionId"] and answer["requestId"]
+
+
+def test_a_reply_is_authorized_as_manage_connections_on_the_apis_own_stage(ws: RealtimeDouble) -> None:
+    """What IAM checks for a PostToConnection through the local endpoint: the template's policy
+    names ``execute-api:ManageConnections`` on ``{api}/{stage}/POST/@connections/*``."""
+    from local.awscalls import Recorder
+
+    with Recorder() as recorder, open_socket(ws) as client:
+        client.send(json.dumps({"type": "echo"}))
+        client.recv(timeout=20)
+    (call,) = [c for c in recorder.calls if c.service == "apigatewaymanagementapi"]
+    connection_id = ws.double.posted[0][0]
+    api = ws.gateway.api
+    assert call.function == "RealtimeFunction"
+    assert call.action == "execute-api:ManageConnections"
+    assert call.resource == (
+        f"arn:aws:execute-api:us-east-1:123456789012:{api.api_id}/{api.stage}/POST/@connections/{connection_id}"
+    )
