@@ -219,7 +219,11 @@ class RelayRun:
         session once what was heard is said."""
         text, first = "", True
         while True:
-            message = self._receive(REPLY_TIMEOUT_S)
+            try:
+                message = self._receive(REPLY_TIMEOUT_S)
+            except _SessionOver:
+                self._say(text)  # the words that arrived before the socket dropped were heard
+                raise
             if message is None:
                 self._say(text)
                 self._error(f"dead air: no reply within {REPLY_TIMEOUT_S:.0f} s of the prompt")

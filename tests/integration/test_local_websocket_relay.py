@@ -196,3 +196,18 @@ def test_a_refused_handshake_fails_the_session_and_the_action_decides(
     (action,) = app.hits("/relay")
     assert action.params["SessionStatus"] == "failed"
     assert call.ended_by == "agent" and spoken(call) == []
+
+
+def test_a_socket_dropped_mid_reply_fails_the_session_and_the_action_takes_over(
+    telephony: Telephony, sim: CarrierSimulator, app: FakeVoiceApp
+) -> None:
+    sim.script_callee(CALLEE, lines=["Hi.", "Please drop this.", "Hello?"])
+    with realtime_double() as ws:
+        call = relay_call(telephony, sim, app, ws)
+    (session,) = call.relay_sessions
+    assert session.status == "failed"
+    assert any("closed without an end message" in error for error in session.errors)
+    assert spoken(call)[-1] == ("agent", " ".join(REPLY.split()[:3]))  # heard before the drop
+    (action,) = app.hits("/relay")
+    assert action.params["SessionStatus"] == "failed" and action.params["CallStatus"] == "in-progress"
+    assert call.ended_by == "agent"  # the action's <Hangup/>: no dead air after the drop

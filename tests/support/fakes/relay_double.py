@@ -9,7 +9,8 @@ the real one. It speaks the shared contract, nothing of the product:
   token every ``token_delay_s``, through ``apigatewaymanagementapi`` PostToConnection at
   ``REALTIME_CALLBACK_URL`` (else the API's own ``https://{domainName}/{stage}``); an ``interrupt``
   stops the reply still streaming (a versioned turn the loop checks); a prompt containing "bye"
-  answers a goodbye and ``end`` with handoff data; "transfer" ends with reason transfer;
+  answers a goodbye and ``end`` with handoff data; "transfer" ends with reason transfer; "drop"
+  closes the connection (DeleteConnection) after three words of the reply;
 - every event it gets is kept in ``DOUBLE.events`` (one state for every execution environment).
 """
 
@@ -100,6 +101,9 @@ class RelayDouble:
         words = (GOODBYE if ending else REPLY).split()
         late = self.late_tokens
         for index, word in enumerate(words):
+            if "drop" in lowered and index == 3:
+                self._client(context).delete_connection(ConnectionId=connection)
+                return
             with self._lock:
                 superseded = self._turns.get(connection) != turn
             if superseded and late == 0:
