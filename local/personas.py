@@ -217,14 +217,15 @@ PERSONAS: dict[str, Persona] = {
             "human",
             (
                 "Yes, this is {name}. What's this about?",
-                "Sorry to cut in, but we are looking at upgrading our infrastructure. Our costs are "
-                "getting too high.",
+                "Well, we are looking at upgrading our infrastructure. Our costs are getting too high "
+                "and we need better scalability.",
                 "Yes, that would be helpful.",
                 "Tuesday at 2 pm works for me.",
                 "Yes, that's right.",
                 "No, that's all. Thanks, bye!",
             ),
-            "An interested buyer who talks over the agent's second reply after six words (barge-in).",
+            "The interested buyer, who talks over the agent's first reply after six words (barge-in "
+            "in realtime mode; in Gather mode the line waits for the agent).",
             {1: 6},
         ),
         Persona(
@@ -244,6 +245,7 @@ PERSONAS: dict[str, Persona] = {
 # The outcome each persona reaches with the playbook brain, by purpose where it differs.
 EXPECTED_OUTCOMES: dict[str, dict[str, str]] = {
     "interested_buyer": {"sales_outreach": "demo_scheduled", "appointment_booking": "appointment_confirmed"},
+    "talks_over_agent": {"sales_outreach": "demo_scheduled"},
     "busy_call_me_back": {"*": "callback_requested"},
     "not_interested": {"sales_outreach": "not_interested", "appointment_booking": "declined"},
     "opt_out": {"*": "opted_out"},

@@ -102,6 +102,7 @@ def test_a_callee_talking_over_the_agent_is_heard_and_the_cut_reply_is_not_spoke
     assert interrupt.utterance_until_interrupt in heard  # the cut reply as far as it was heard
     assert session.unspoken_tokens == 0, "the function kept streaming a superseded reply"
     assert call["status"] == "completed"
+    assert call["outcome"] == expected_outcome("talks_over_agent", "sales_outreach"), sim.transcript
 
 
 @needs_the_realtime_function
