@@ -30,7 +30,6 @@ import string
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -63,7 +62,8 @@ class Connection:
     domain: str
     connected_at: float  # epoch seconds
     last_active_at: float
-    open: threading.Event = field(default_factory=threading.Event)  # $connect said yes
+    accepted: threading.Event = field(default_factory=threading.Event)  # $connect said yes
+    open: threading.Event = field(default_factory=threading.Event)  # the 101 has gone out
     gone: bool = False
     messages_in: int = 0
     messages_out: int = 0
@@ -99,7 +99,6 @@ class WebSocketGateway:
         self._connections: dict[str, Connection] = {}
         self._lock = threading.Lock()
         self.invocations: list[Invocation] = []
-        self.on_frame: Callable[[str, str], None] | None = None  # a bench's hook: (connection, frame)
         self._server: Server = serve(
             self._serve_socket,
             host,
@@ -152,8 +151,9 @@ class WebSocketGateway:
             return self._connections.get(connection_id)
 
     def connection_ids(self) -> list[str]:
+        """The connections open now (accepted by $connect, not closed)."""
         with self._lock:
-            return [cid for cid, c in self._connections.items() if not c.gone]
+            return [cid for cid, c in self._connections.items() if not c.gone and c.accepted.is_set()]
 
     # --- $connect: during the opening handshake -------------------------------------------------
     def _connect(self, socket: ServerConnection, request: Request) -> Any:
@@ -201,6 +201,7 @@ class WebSocketGateway:
             answer = status if status is not None and status >= 400 else 502
             message = "Forbidden" if answer == 403 else INTERNAL_ERROR
             return socket.respond(answer, json.dumps({"message": message}))
+        connection.accepted.set()
         return None
 
     # --- frames and $disconnect: after the handshake --------------------------------------------
@@ -215,8 +216,6 @@ class WebSocketGateway:
                 received = time.monotonic()
                 connection.last_active_at = time.time()
                 connection.messages_in += 1
-                if self.on_frame is not None:
-                    self.on_frame(connection_id, frame if isinstance(frame, str) else "")
                 thread = threading.Thread(
                     target=self._message,
                     args=(connection, frame, received),
@@ -267,7 +266,8 @@ class WebSocketGateway:
     def _select_route(self, body: str) -> str:
         """The route the frame's body selects (``$request.body.<path>``), else ``$default``."""
         expression = self.api.route_selection
-        if expression.startswith("$request.body.") and len(self.api.routes) > 3:
+        custom = any(not key.startswith("$") for key in self.api.routes)
+        if custom and expression.startswith("$request.body."):
             try:
                 value: Any = json.loads(body)
                 for key in expression.removeprefix("$request.body.").split("."):
@@ -367,12 +367,13 @@ class WebSocketGateway:
         return 204, None
 
     def _live(self, connection_id: str) -> Connection | None:
-        """The connection if it is open: one still in ``$connect`` or already closed is gone."""
+        """The connection if it is open: one still in ``$connect`` or already closed is gone. One
+        that ``$connect`` accepted is open once its 101 is out (microseconds later)."""
         with self._lock:
             connection = self._connections.get(connection_id)
-            if connection is None or connection.gone or not connection.open.is_set():
+            if connection is None or connection.gone or not connection.accepted.is_set():
                 return None
-            return connection
+        return connection if connection.open.wait(2.0) and not connection.gone else None
 
 
 def _connection_id() -> str:

@@ -21,7 +21,6 @@ from autocall import clock
 from twilio.request_validator import RequestValidator
 
 from local.carrier.records import TERMINAL, Exchange, SimCall, TranscriptEntry, WebhookDelivery
-from local.carrier.relay import RelayRun
 from local.carrier.twiml import TwimlError, Verb, parse_twiml
 
 API_VERSION = "2010-04-01"
@@ -207,6 +206,8 @@ class CallRun:
     def _connect(self, verb: Verb, doc: _Document) -> _Document:
         """A ``<Connect><ConversationRelay>`` session (``relay``), then what Twilio does after it:
         POST the ``action`` URL and run the TwiML it answers, or go on with the next verb."""
+        from local.carrier.relay import RelayRun  # relay reads this module's clock constants
+
         relay = RelayRun(self, verb, doc.url)
         why = relay.run_session()
         if why == "redirected":

@@ -29,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from local.carrier.engine import MACHINE_MAX_MESSAGE_S, PLAY_S, TURN_GAP_S, WORDS_PER_SECOND
 from local.carrier.records import RelayInterrupt, RelaySession
 from local.carrier.twiml import Verb
 
@@ -182,7 +183,7 @@ class RelayRun:
             if interrupted:
                 self._interrupt(index, heard)
             elif heard:
-                run._advance(_gap())
+                run._advance(TURN_GAP_S)
             if line == "":
                 run._transcribe("callee", "")
                 run._advance(SILENT_TURN_S)
@@ -190,14 +191,14 @@ class RelayRun:
                 continue
             assert line is not None
             run._speak("callee", line)
-            run._advance(_gap())
+            run._advance(TURN_GAP_S)
             self._send({"type": "prompt", "voicePrompt": line, "lang": "en-US", "last": True})
             agent = ("reply", time.monotonic())
 
     def _callee_line(self, index: int) -> str | None:
         run = self.run
         if run.callee.answer == "machine":
-            if run.beep_at and (run.t - run.beep_at).total_seconds() > _machine_max():
+            if run.beep_at and (run.t - run.beep_at).total_seconds() > MACHINE_MAX_MESSAGE_S:
                 return None
             return ""
         return run.callee.line(index)
@@ -266,7 +267,7 @@ class RelayRun:
     def _other(self, message: dict[str, Any]) -> None:
         run, kind = self.run, message.get("type")
         if kind == "play":
-            run._speak("agent", f"[play {message.get('source', '')}]", 5.0)
+            run._speak("agent", f"[play {message.get('source', '')}]", PLAY_S)
         elif kind == "sendDigits":
             run._transcribe("agent", f"[digits {message.get('digits', '')}]")
         elif kind == "language":
@@ -283,7 +284,7 @@ class RelayRun:
         """The callee talks over the agent: ``interrupt`` now, the line's ``prompt`` once it has been
         said; the superseded reply's tokens that arrive meanwhile are never spoken."""
         words = len(heard.split())
-        duration_ms = int(words / _words_per_second() * 1000)
+        duration_ms = int(words / WORDS_PER_SECOND * 1000)
         record = RelayInterrupt(index, heard, duration_ms)
         self.session.interrupts.append(record)
         self._send(
@@ -350,21 +351,3 @@ class RelayRun:
     def _error(self, error: str) -> None:
         self.session.errors.append(error)
         self.run._append("errors", f"ConversationRelay: {error}")
-
-
-def _gap() -> float:
-    from local.carrier.engine import TURN_GAP_S
-
-    return TURN_GAP_S
-
-
-def _words_per_second() -> float:
-    from local.carrier.engine import WORDS_PER_SECOND
-
-    return WORDS_PER_SECOND
-
-
-def _machine_max() -> float:
-    from local.carrier.engine import MACHINE_MAX_MESSAGE_S
-
-    return MACHINE_MAX_MESSAGE_S

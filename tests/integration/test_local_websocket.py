@@ -279,13 +279,13 @@ def test_a_reply_is_authorized_as_manage_connections_on_the_apis_own_stage(ws: R
     from local.awscalls import Recorder
 
     with Recorder() as recorder, open_socket(ws) as client:
+        (connection_id,) = wait_for(ws.gateway.connection_ids)
         client.send(json.dumps({"type": "echo"}))
         client.recv(timeout=20)
-    (call,) = [c for c in recorder.calls if c.service == "apigatewaymanagementapi"]
-    connection_id = ws.double.posted[0][0]
     api = ws.gateway.api
+    arn = f"arn:aws:execute-api:us-east-1:123456789012:{api.api_id}/{api.stage}"
+    resource = f"{arn}/POST/@connections/{connection_id}"
+    (call,) = [c for c in recorder.calls if c.resource == resource]
     assert call.function == "RealtimeFunction"
     assert call.action == "execute-api:ManageConnections"
-    assert call.resource == (
-        f"arn:aws:execute-api:us-east-1:123456789012:{api.api_id}/{api.stage}/POST/@connections/{connection_id}"
-    )
+    assert call.operation == "PostToConnection"
