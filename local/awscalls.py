@@ -145,6 +145,8 @@ def _record(client: Any, operation: str, params: dict[str, Any], caller: Any) ->
     else:
         origin = ORIGIN_HARNESS if function is None else ORIGIN_FUNCTION
     model = client.meta.service_model
+    if model.service_name == "apigatewaymanagementapi":  # the resource is in the endpoint, not the params
+        params = {**params, ENDPOINT_PARAM: client.meta.endpoint_url}
     calls = authorizations(
         model.service_name,
         getattr(model, "signing_name", None) or model.endpoint_prefix,
@@ -423,7 +425,35 @@ def _sqs(action: str, operation: str, params: dict[str, Any], region: str) -> Fo
     return [(action, "*", {})]
 
 
+# --- API Gateway's @connections management API -----------------------------------------------------
+
+ENDPOINT_PARAM = "__endpoint__"  # what _record adds to the params of a management API call
+_MANAGEMENT_ENDPOINTS: dict[str, tuple[str, str]] = {}  # local endpoint → (api id, stage)
+_MANAGEMENT_METHODS = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}
+
+
+def serve_connections(endpoint: str, api_id: str, stage: str) -> None:
+    """A local @connections endpoint (``http://127.0.0.1:port/{stage}``) stands for this API's stage:
+    calls to it are authorized as calls to ``https://{api_id}.execute-api.../{stage}``."""
+    _MANAGEMENT_ENDPOINTS[endpoint.rstrip("/")] = (api_id, stage)
+
+
+def _connections(action: str, operation: str, params: dict[str, Any], region: str) -> Found:
+    """``execute-api:ManageConnections`` on ``{api}/{stage}/{METHOD}/@connections/{id}``."""
+    endpoint = str(params.get(ENDPOINT_PARAM, "")).rstrip("/")
+    found = _MANAGEMENT_ENDPOINTS.get(endpoint)
+    if found is None:  # https://{api}.execute-api.{region}.amazonaws.com/{stage}
+        parts = urlsplit(endpoint)
+        found = ((parts.hostname or "*").split(".")[0], parts.path.strip("/") or "*")
+    api_id, stage = found
+    method = _MANAGEMENT_METHODS.get(operation, "*")
+    connection = params.get("ConnectionId", "*")
+    resource = _arn("execute-api", region, f"{api_id}/{stage}/{method}/@connections/{connection}")
+    return [("execute-api:ManageConnections", resource, {})]
+
+
 _DERIVERS: dict[str, Callable[[str, str, dict[str, Any], str], Found]] = {
+    "apigatewaymanagementapi": _connections,
     "dynamodb": _dynamodb,
     "scheduler": _scheduler,
     "lambda": _lambda,

@@ -201,6 +201,10 @@ class FunctionRegistry:
         # values a test or bench gives a variable in every function that has it (a function
         # that lacks the variable on AWS lacks it here too)
         self.env_overrides = dict(env_overrides or {})
+        # variables the local stack adds to one function, where AWS gives the value another way:
+        # the @connections endpoint of the local WebSocket API (REALTIME_CALLBACK_URL), which on AWS
+        # the function derives from its event (see ``add_local_variables``)
+        self.local_variables: dict[str, dict[str, str]] = {}
         self.instances = max(1, instances)
         self._names: dict[str, str] = {}  # function name → logical id
         self._lock = threading.Lock()
@@ -245,8 +249,15 @@ class FunctionRegistry:
         env.update(own)
         env.update({k: process[k] for k in own if k in process and k not in LAMBDA_VARIABLES})
         env.update({k: v for k, v in self.env_overrides.items() if k in own})
+        env.update(self.local_variables.get(logical_id, {}))
         env.update({k: v for k, v in process.items() if k.startswith(OBSERVABILITY_PREFIX)})
         return env
+
+    def add_local_variables(self, logical_id: str, values: dict[str, str]) -> None:
+        """Give one function variables of the local stack's own (an endpoint that exists only
+        locally), from its next invocation."""
+        self.local_variables.setdefault(logical_id, {}).update(values)
+        self.refresh_environments()
 
     def settings(self, logical_id: str) -> Any:
         """The settings the function's code reads (tests that act beside a function)."""

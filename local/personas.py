@@ -1,7 +1,13 @@
 """Virtual callees: how each persona answers the phone and what it says, in order.
 
-The carrier simulator plays these lines one per <Gather>; the playbook brain must understand them.
-``{name}`` is replaced by the contact's first name. After the last line a callee hangs up.
+The carrier simulator plays these lines one per <Gather> (one per ``prompt`` in a ConversationRelay
+session); the playbook brain must understand them. ``{name}`` is replaced by the contact's first
+name. After the last line a callee hangs up.
+
+A persona can talk over the agent (realtime mode's barge-in): ``barge_in`` maps a line's index to
+the number of words of the agent's reply the callee lets pass before saying that line over it. In a
+ConversationRelay session the simulator then sends ``interrupt`` and the line as the next
+``prompt``; in Gather mode (no barge-in there) the line is said when the agent has finished.
 """
 
 from __future__ import annotations
@@ -15,6 +21,18 @@ class Persona:
     answer: str  # "human" | "machine" | "busy" | "no_answer" | "fail"
     lines: tuple[str, ...] = field(default_factory=tuple)  # "" means silence for that turn
     description: str = ""
+    barge_in: dict[int, int] = field(default_factory=dict)  # line index → agent words heard first
+
+    def __post_init__(self) -> None:
+        talks_over(self.lines, self.barge_in)
+
+
+def talks_over(lines: tuple[str, ...], barge_in: dict[int, int]) -> dict[int, int]:
+    """``barge_in`` checked against ``lines``: each index a line, each count at least one word."""
+    for index, words in barge_in.items():
+        if not 0 <= index < len(lines) or words < 1:
+            raise ValueError(f"barge-in {index}: {words} names no line or no word")
+    return dict(barge_in)
 
 
 PERSONAS: dict[str, Persona] = {
@@ -195,6 +213,22 @@ PERSONAS: dict[str, Persona] = {
             "Follow-up with an objection.",
         ),
         Persona(
+            "talks_over_agent",
+            "human",
+            (
+                "Yes, this is {name}. What's this about?",
+                "Well, we are looking at upgrading our infrastructure. Our costs are getting too high "
+                "and we need better scalability.",
+                "Yes, that would be helpful.",
+                "Tuesday at 2 pm works for me.",
+                "Yes, that's right.",
+                "No, that's all. Thanks, bye!",
+            ),
+            "The interested buyer, who talks over the agent's first reply after six words (barge-in "
+            "in realtime mode; in Gather mode the line waits for the agent).",
+            {1: 6},
+        ),
+        Persona(
             "manipulator",
             "human",
             (
@@ -211,6 +245,7 @@ PERSONAS: dict[str, Persona] = {
 # The outcome each persona reaches with the playbook brain, by purpose where it differs.
 EXPECTED_OUTCOMES: dict[str, dict[str, str]] = {
     "interested_buyer": {"sales_outreach": "demo_scheduled", "appointment_booking": "appointment_confirmed"},
+    "talks_over_agent": {"sales_outreach": "demo_scheduled"},
     "busy_call_me_back": {"*": "callback_requested"},
     "not_interested": {"sales_outreach": "not_interested", "appointment_booking": "declined"},
     "opt_out": {"*": "opted_out"},

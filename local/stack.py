@@ -62,6 +62,12 @@ class LocalStack:
     port: int = field(default_factory=lambda: int(os.environ.get("AUTOCALL_PORT", "8787")))
     carrier_port: int = field(default_factory=lambda: int(os.environ.get("AUTOCALL_CARRIER_PORT", "8788")))
     moto_port: int = field(default_factory=lambda: int(os.environ.get("AUTOCALL_MOTO_PORT", "8789")))
+    # the WebSocket API (ConversationRelay) and its @connections endpoint; 0 (the default) picks a
+    # free port: clients reach the API by its public name, which the carrier resolves to it
+    realtime_port: int = field(default_factory=lambda: int(os.environ.get("AUTOCALL_REALTIME_PORT") or 0))
+    realtime_callback_port: int = field(
+        default_factory=lambda: int(os.environ.get("AUTOCALL_REALTIME_CALLBACK_PORT") or 0)
+    )
     stack_name: str = "autocall"
     # virtual time runs this many times faster than wall time (AUTOCALL_CLOCK_SPEED)
     clock_speed: float = field(default_factory=lambda: float(os.environ.get("AUTOCALL_CLOCK_SPEED") or 1.0))
@@ -85,6 +91,7 @@ class LocalStack:
         from local.lambdas import FunctionRegistry, route_moto_lambda
         from local.pump import SchedulePump
         from local.resources import LOCAL_PARAMETERS, configure_moto, create_resources
+        from local.websocket_gateway import WebSocketGateway
 
         configure_moto()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -128,6 +135,18 @@ class LocalStack:
         # gateway on loopback (as a hosts-file entry would), so every signed URL is the public one
         self.carrier.resolve(self.template.api_domain, self.gateway.address)
         self.gateway.start()
+        self.websockets: list[Any] = []
+        for api in self.template.websocket_apis():
+            websocket = WebSocketGateway(
+                api, self.registry, port=self.realtime_port, management_port=self.realtime_callback_port
+            ).start()
+            self.websockets.append(websocket)
+            # the functions behind it reply through the local @connections endpoint (on AWS: the
+            # API's own https://{domain}/{stage}); clients open the public wss:// URL the template
+            # gives (REALTIME_URL), whose name resolves to the local socket like the REST API's
+            for function in set(api.routes.values()):
+                self.registry.add_local_variables(function, {"REALTIME_CALLBACK_URL": websocket.callback_url})
+            self.carrier.resolve(api.domain, websocket.address)
         self.pump = SchedulePump(self.registry.invoke, skip_idle=self.skip_idle, idle=self.idle)
         self.pump.start()
         from autocall.clock import CLOCK
@@ -140,6 +159,11 @@ class LocalStack:
     def url(self) -> str:
         """The API's base URL, stage included (what `sam deploy` prints as ApiUrl)."""
         return self.gateway.url
+
+    @property
+    def realtime(self) -> Any:
+        """The WebSocket API's local gateway (``local.websocket_gateway.WebSocketGateway``)."""
+        return self.websockets[0]
 
     @property
     def public_url(self) -> str:
@@ -170,6 +194,8 @@ class LocalStack:
     def stop(self) -> None:
         self.pump.stop()
         self.gateway.stop()
+        for websocket in self.websockets:
+            websocket.stop()
         self.carrier.stop()
         self.registry.shutdown()
         self.moto.stop()
@@ -180,7 +206,11 @@ class LocalStack:
             f"  API        {self.url}\n"
             f"  API token  {self.api_token}\n"
             f"  carrier    {self.carrier.base_url}  (Twilio-compatible simulator)\n"
-            f"  moto       {self.moto_url}\n\n"
+            + "".join(
+                f"  realtime   {ws.url}  (WebSocket API; @connections at {ws.callback_url})\n"
+                for ws in self.websockets
+            )
+            + f"  moto       {self.moto_url}\n\n"
             f"Try:\n"
             f"  curl -s -X POST {self.url}/contacts -H 'Authorization: Bearer {self.api_token}' "
             f"-H 'Content-Type: application/json' "

@@ -51,6 +51,28 @@ class Route:
         return found.groupdict() if found else None
 
 
+@dataclass(frozen=True)
+class WebSocketApi:
+    """An API Gateway WebSocket API of the template: its stage, its route selection and the
+    function behind each route key (``$connect``, ``$default``, ``$disconnect``, custom keys)."""
+
+    logical_id: str
+    api_id: str
+    stage: str
+    route_selection: str  # e.g. "$request.body.type"
+    routes: dict[str, str]  # route key → function logical id
+
+    @property
+    def domain(self) -> str:
+        """The API's execute-api host name, as AWS names it."""
+        return f"{self.api_id}.execute-api.{REGION}.amazonaws.com"
+
+    @property
+    def url(self) -> str:
+        """The public URL clients open: ``wss://{domain}/{stage}``."""
+        return f"wss://{self.domain}/{self.stage}"
+
+
 @dataclass
 class LocalTemplate:
     """The template bound to a local stack name, with the values the local resources really have."""
@@ -81,6 +103,8 @@ class LocalTemplate:
             return self.overrides[name]
         if name.startswith("AWS::"):
             return self.pseudo(name)
+        if name.endswith(".Alias"):  # SAM's AutoPublishAlias reference: the alias ARN
+            return self.get_att(name.removesuffix(".Alias"), "Alias")
         params = self.template.get("Parameters", {})
         if name in params:
             return str(params[name].get("Default", ""))
@@ -95,6 +119,8 @@ class LocalTemplate:
             return self.function_name(name)
         if kind == "AWS::Serverless::Api":
             return "local"
+        if kind == "AWS::ApiGatewayV2::Api":  # an API id is a lowercase host label
+            return name.lower()
         return f"{self.stack_name}-{name}"
 
     def get_att(self, name: str, attribute: str) -> str:
@@ -104,6 +130,9 @@ class LocalTemplate:
         kind = self.resources[name]["Type"]
         if kind == "AWS::Serverless::Function" and attribute == "Arn":
             return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name(name)}"
+        if kind == "AWS::Serverless::Function" and attribute == "Alias":
+            alias = self.resources[name]["Properties"].get("AutoPublishAlias", "live")
+            return f"{self.get_att(name, 'Arn')}:{alias}"
         if kind == "AWS::IAM::Role" and attribute == "Arn":
             return f"arn:aws:iam::{ACCOUNT_ID}:role/{self.stack_name}-{name}"
         if kind == "AWS::SQS::Queue" and attribute == "Arn":
@@ -217,6 +246,42 @@ class LocalTemplate:
                 routes.append(Route(str(props["Method"]).upper(), str(props["Path"]), lid, auth != "NONE"))
         return routes
 
+    def websocket_apis(self) -> list[WebSocketApi]:
+        """Every ``AWS::ApiGatewayV2::Api`` with ProtocolType WEBSOCKET, with the function behind
+        each of its routes (Route → Integration → the function its IntegrationUri names) and its
+        stage's name."""
+        apis: list[WebSocketApi] = []
+        integrations = self.of_type("AWS::ApiGatewayV2::Integration")
+        for lid, res in self.of_type("AWS::ApiGatewayV2::Api").items():
+            props = res.get("Properties", {})
+            if str(props.get("ProtocolType", "")).upper() != "WEBSOCKET":
+                continue
+            routes: dict[str, str] = {}
+            for route in self.of_type("AWS::ApiGatewayV2::Route").values():
+                route_props = route["Properties"]
+                if _referenced(route_props.get("ApiId")) != lid:
+                    continue
+                integration = _referenced(route_props.get("Target"))
+                if integration not in integrations:
+                    raise ValueError(f"route {route_props.get('RouteKey')} of {lid} has no integration")
+                function = _referenced(integrations[integration]["Properties"].get("IntegrationUri"))
+                if function not in self.functions():
+                    raise ValueError(f"integration {integration} does not invoke a function of the template")
+                routes[str(route_props["RouteKey"])] = function
+            stages = [
+                str(self.resolve(stage["Properties"]["StageName"]))
+                for stage in self.of_type("AWS::ApiGatewayV2::Stage").values()
+                if _referenced(stage["Properties"].get("ApiId")) == lid
+            ]
+            if not stages:
+                raise ValueError(f"the WebSocket API {lid} has no stage")
+            apis.append(
+                WebSocketApi(
+                    lid, self.ref(lid), stages[0], str(props.get("RouteSelectionExpression", "")), routes
+                )
+            )
+        return apis
+
     def authorizer_function(self) -> str | None:
         for res in self.of_type("AWS::Serverless::Api").values():
             auth = res["Properties"].get("Auth", {})
@@ -238,3 +303,21 @@ class LocalTemplate:
                 if event["Type"] == "EventBridgeRule":
                     rules.append((lid, self.resolve(event["Properties"]["Pattern"])))
         return rules
+
+
+def _referenced(value: Any) -> str | None:
+    """The logical id a reference names: ``!Ref X``, ``!GetAtt X.Attr``, or the one resource a
+    ``!Sub`` string interpolates (``integrations/${X}``, ``.../functions/${X.Alias}/invocations``)."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    ((key, arg),) = value.items()
+    if key == "Ref":
+        return str(arg).split(".")[0]
+    if key == "Fn::GetAtt":
+        return str(arg.split(".")[0] if isinstance(arg, str) else arg[0])
+    if key == "Fn::Sub":
+        text = arg if isinstance(arg, str) else arg[0]
+        found = re.findall(r"\$\{([^}!]+)\}", str(text))
+        names = [n.split(".")[0] for n in found if not n.startswith("AWS::")]
+        return names[0] if len(names) == 1 else None
+    return None

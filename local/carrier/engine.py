@@ -158,7 +158,7 @@ class CallRun:
             if doc.pos >= len(doc.verbs):
                 raise _Ended("agent")
             verb = doc.verbs[doc.pos]
-            if until_gather and verb.name == "Gather":
+            if until_gather and verb.name in ("Gather", "Connect"):
                 return doc
             doc.pos += 1
             doc = self._perform(verb, doc)
@@ -176,6 +176,8 @@ class CallRun:
             return self._fetch("redirect", urljoin(doc.url, verb.text), verb.attrs.get("method", "POST"), {})
         elif verb.name in ("Hangup", "Reject"):
             raise _Ended("agent")
+        elif verb.name == "Connect":
+            return self._connect(verb, doc)
         elif verb.name == "Dial":
             self._append("transfers", verb.dial_target)
             raise _Ended("transfer")
@@ -200,6 +202,24 @@ class CallRun:
         if verb.flag("actionOnEmptyResult") and action:
             return self._fetch("action", action, method, {})
         return doc  # Twilio goes on with the verb after the <Gather>
+
+    def _connect(self, verb: Verb, doc: _Document) -> _Document:
+        """A ``<Connect><ConversationRelay>`` session (``relay``), then what Twilio does after it:
+        POST the ``action`` URL and run the TwiML it answers, or go on with the next verb."""
+        from local.carrier.relay import RelayRun  # relay reads this module's clock constants
+
+        relay = RelayRun(self, verb, doc.url)
+        why = relay.run_session()
+        if why == "redirected":
+            return doc  # the REST update's TwiML runs next (_execute takes it)
+        if why == "completed":  # the callee hung up: the action is told, its answer is moot
+            if relay.action:
+                params = self._params("completed") | relay.action_params("completed")
+                self._deliver("action", relay.action, relay.method.upper(), params, self.t)
+            raise _Ended("callee")
+        if not relay.action:
+            return doc
+        return self._fetch("action", relay.action, relay.method, relay.action_params("in-progress"))
 
     def _callee_line(self) -> str:
         """The callee's next line ("" is silence); ends the call when the callee hangs up."""

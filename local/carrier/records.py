@@ -23,6 +23,7 @@ class Callee:
     lines: tuple[str, ...] = ()  # "" is silence; for a machine, the lines are its greeting
     name: str = "there"
     persona: str = ""  # the persona it came from, "" for a scripted callee
+    barge_in: dict[int, int] = field(default_factory=dict)  # line index → agent words let pass first
 
     def __post_init__(self) -> None:
         if self.answer not in ANSWERS:
@@ -61,6 +62,33 @@ class WebhookDelivery:
 
 
 @dataclass
+class RelayInterrupt:
+    """The callee talking over the agent in a ConversationRelay session."""
+
+    line: int  # the callee's line said over the agent
+    utterance_until_interrupt: str  # the words of the agent's reply the callee heard
+    duration_until_interrupt_ms: int
+    unspoken_tokens: int = 0  # tokens of the superseded reply that arrived after the interrupt
+
+
+@dataclass
+class RelaySession:
+    """One ``<Connect><ConversationRelay>`` session as the carrier saw it."""
+
+    url: str
+    session_id: str
+    status: str = "active"  # then "ended" (the app sent end), "completed" (the callee hung up), "failed"
+    handshake_status: int | None = None  # HTTP status of a refused handshake
+    handoff_data: str = ""
+    sent: dict[str, int] = field(default_factory=dict)  # message type → count, carrier → app
+    received: dict[str, int] = field(default_factory=dict)  # message type → count, app → carrier
+    first_token_ms: list[float] = field(default_factory=list)  # each prompt sent → its first text token
+    interrupts: list[RelayInterrupt] = field(default_factory=list)
+    unspoken_tokens: int = 0  # every token never spoken (superseded replies, after an end)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
 class SimCall:
     sid: str
     account_sid: str
@@ -90,6 +118,7 @@ class SimCall:
     webhooks: list[WebhookDelivery] = field(default_factory=list)
     transfers: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    relay_sessions: list[RelaySession] = field(default_factory=list)
     hangup_requested: str | None = None  # set by a REST update: "completed" or "canceled"
     redirect_requested: tuple[str, str, str] | None = None  # (url, method, twiml) from a REST update
 
@@ -173,7 +202,12 @@ class Carrier(Protocol):
     def register_callee(self, number: str, persona: str, name: str | None = None) -> Callee: ...
 
     def script_callee(
-        self, number: str, answer: str = "human", lines: Iterable[str] = (), name: str | None = None
+        self,
+        number: str,
+        answer: str = "human",
+        lines: Iterable[str] = (),
+        name: str | None = None,
+        barge_in: dict[int, int] | None = None,
     ) -> Callee: ...
 
     def set_default_persona(self, persona: str) -> None: ...

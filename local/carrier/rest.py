@@ -317,7 +317,10 @@ def sim_register_callee(sim: Carrier, request: Request) -> Reply:
             callee = sim.register_callee(phone, str(data["persona"]), name=name)
         else:
             lines = [str(line) for line in data.get("lines", [])]
-            callee = sim.script_callee(phone, str(data.get("answer", "human")), lines, name=name)
+            barge_in = {int(k): int(v) for k, v in (data.get("barge_in") or {}).items()}
+            callee = sim.script_callee(
+                phone, str(data.get("answer", "human")), lines, name=name, barge_in=barge_in
+            )
     except ValueError as exc:
         raise ApiError(400, 400, str(exc)) from exc
     described = {"answer": callee.answer, "persona": callee.persona, "name": callee.name}

@@ -26,7 +26,7 @@ from autocall import clock
 from local.carrier.engine import CallRun
 from local.carrier.records import TERMINAL, Callee, SimCall, SimMessage
 from local.carrier.rest import CarrierHttpServer, make_handler
-from local.personas import PERSONAS, Persona
+from local.personas import PERSONAS, Persona, talks_over
 
 FAULTS = ("429", "500", "500_placed")
 
@@ -109,10 +109,17 @@ class CarrierSimulator:
         return callee
 
     def script_callee(
-        self, number: str, answer: str = "human", lines: Iterable[str] = (), name: str | None = None
+        self,
+        number: str,
+        answer: str = "human",
+        lines: Iterable[str] = (),
+        name: str | None = None,
+        barge_in: dict[int, int] | None = None,
     ) -> Callee:
-        """``number`` answers as told and says ``lines`` one per <Gather> ("" is silence), then hangs up."""
-        callee = Callee(answer, tuple(lines), name or "there")
+        """``number`` answers as told and says ``lines`` one per <Gather> ("" is silence), then hangs
+        up; ``barge_in`` (line index → words) makes a line talk over the agent (``local.personas``)."""
+        lines = tuple(lines)
+        callee = Callee(answer, lines, name or "there", barge_in=talks_over(lines, barge_in or {}))
         with self._lock:
             self._callees[number] = callee
         return callee
@@ -131,7 +138,7 @@ class CarrierSimulator:
             if persona not in PERSONAS:
                 raise ValueError(f"unknown persona {persona!r}; known: {', '.join(sorted(PERSONAS))}")
             persona = PERSONAS[persona]
-        return Callee(persona.answer, persona.lines, name or "there", persona.name)
+        return Callee(persona.answer, persona.lines, name or "there", persona.name, dict(persona.barge_in))
 
     # -- faults and switches ------------------------------------------------------------------
 

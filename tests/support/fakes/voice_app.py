@@ -1,6 +1,9 @@
 """A tiny voice application that the carrier simulator calls: it checks signatures and answers TwiML.
 
-Routes: ``/answer`` greets and gathers, ``/turn?n=N`` echoes the speech and gathers again until
+Routes: ``/answer`` greets and gathers (or, with ``relay_url`` set, connects the call to a
+ConversationRelay session at that WebSocket URL whose ``<Connect action>`` is ``/relay``, answering
+``<Hangup/>`` or, for a handoff with reason "transfer", a ``<Say>`` and ``<Dial>``), ``/turn?n=N``
+echoes the speech and gathers again until
 ``turns`` turns, then says goodbye and hangs up; ``/amd`` answers voicemail TwiML to a machine;
 ``/status`` takes status callbacks. Every request is recorded as a ``Hit``, with whether its
 ``X-Twilio-Signature`` verified against the URL the app was called on.
@@ -8,6 +11,7 @@ Routes: ``/answer`` greets and gathers, ``/turn?n=N`` echoes the speech and gath
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +25,8 @@ GREETING = "Hi, this is Alex, an automated AI assistant calling from TechSolutio
 VOICEMAIL = "Sorry we missed you. This is Alex from TechSolutions, we will call back tomorrow."
 NOT_HEARD = "Sorry, I did not catch that."
 GOODBYE = "Thanks for your time. Goodbye."
+CONNECTING = "Connecting you to a colleague now."
+TRANSFER_TO = "+15550009999"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class FakeVoiceApp:
         self.hold_status = threading.Event()  # cleared: /status waits until it is set
         self.hold_status.set()
         self.on_request: Callable[[Hit], None] | None = None  # runs before the app answers
+        self.relay_url: str | None = None  # realtime mode: the ConversationRelay WebSocket URL
         self._hits: list[Hit] = []
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), self._handler())
@@ -79,6 +86,18 @@ class FakeVoiceApp:
             return 403, "bad signature"
         if self.on_request:
             self.on_request(hit)
+        if hit.path == "/answer" and self.relay_url:
+            return 200, (
+                f'<Response><Connect action="/relay"><ConversationRelay url="{self.relay_url}?call_id=c1" '
+                f'welcomeGreeting="{GREETING}" welcomeGreetingInterruptible="speech" interruptible="speech" '
+                f'language="en-US"><Parameter name="call_id" value="c1"/></ConversationRelay></Connect>'
+                f"</Response>"
+            )
+        if hit.path == "/relay":
+            handoff = json.loads(hit.params.get("HandoffData") or "{}")
+            if handoff.get("reason") == "transfer":
+                return 200, f"<Response><Say>{CONNECTING}</Say><Dial>{TRANSFER_TO}</Dial></Response>"
+            return 200, "<Response><Hangup/></Response>"
         if hit.path == "/answer":
             gather = self._gather(1, "/turn?n=1", "How can I help?")
             return 200, f"<Response><Say>{GREETING}</Say>{gather}</Response>"
