@@ -269,11 +269,9 @@ def realtime_stack() -> Iterator[tuple[Any, Any, FirstTexts]]:
 
     from autocall.config import reset_settings
 
-    from local import lambdas
     from local.openai_fake import FakeOpenAI
 
     texts = FirstTexts()
-    lambdas.LENT_VARIABLES = (*lambdas.LENT_VARIABLES, "REALTIME_CALLBACK_URL")  # the gateway's swap
     with FakeOpenAI(first_token_s=FIRST_TOKEN_S, tokens_per_s=TOKENS_PER_S) as fake:
         os.environ.update(
             REALTIME_CALLBACK_URL=texts.url, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="sk-bench",
@@ -284,6 +282,8 @@ def realtime_stack() -> Iterator[tuple[Any, Any, FirstTexts]]:
             # Lambda gives each concurrent invocation an execution environment of its own; the
             # registry's default (4 per function) would queue K = 50 replies behind each other
             aws.registry.instances = 64
+            # the local stack's WebSocket gateway gives the function its @connections endpoint
+            aws.registry.add_local_variables("RealtimeFunction", {"REALTIME_CALLBACK_URL": texts.url})
             yield aws, fake, texts
     texts.server.shutdown()
 

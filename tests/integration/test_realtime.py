@@ -17,7 +17,6 @@ from autocall.clock import CLOCK
 from autocall.config import reset_settings
 from autocall.stores.suppression import is_suppressed
 
-from local import lambdas
 from local.gateway import Gateway
 from local.openai_fake import FakeOpenAI
 from tests.support.aws import Aws
@@ -89,7 +88,7 @@ def session(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
     connections = Connections().start()
     # the local stack's gateway lends REALTIME_CALLBACK_URL to the function as it lends the other
     # endpoint swaps; here the stand-in @connections API is that endpoint
-    monkeypatch.setattr(lambdas, "LENT_VARIABLES", (*lambdas.LENT_VARIABLES, "REALTIME_CALLBACK_URL"))
+    aws.registry.add_local_variables("RealtimeFunction", {"REALTIME_CALLBACK_URL": connections.url})
     monkeypatch.setenv("REALTIME_CALLBACK_URL", connections.url)
     monkeypatch.setenv("TWILIO_API_BASE_URL", "http://127.0.0.1:9")  # nothing dials out from here
     reset_settings()
