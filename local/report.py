@@ -215,6 +215,7 @@ def _summary(calls: list[CallEntry], stages: dict[str, int], total_cost: float, 
         ("answered", f"{stages['answered']} ({_pct(stages['answered'], stages['dialed'])})"),
         ("positive outcomes", str(stages["positive_outcome"])),
         ("estimated cost", _money(total_cost)),
+        ("realtime · gather", " · ".join(str(n) for n in _modes(calls))),
     ]
     return (
         f"<header><h1>{escape(meta.title)}</h1>"
@@ -225,6 +226,11 @@ def _summary(calls: list[CallEntry], stages: dict[str, int], total_cost: float, 
         + "".join(f'<div class="card"><b>{escape(v)}</b><span>{escape(k)}</span></div>' for k, v in cards)
         + f"</section>{problems}"
     )
+
+
+def _modes(calls: list[CallEntry]) -> tuple[int, int]:
+    realtime = sum(1 for entry in calls if entry.view.get("voice_mode") == "realtime")
+    return realtime, len(calls) - realtime
 
 
 def _funnel(stages: dict[str, int]) -> str:
@@ -279,13 +285,14 @@ def _campaign(stats: dict[str, Any]) -> str:
 
 def _calls_table(calls: list[CallEntry], costs: dict[str, Cost], total_cost: float) -> str:
     head = (
-        "<tr><th>contact</th><th>purpose · via</th><th>outcome · status</th><th>duration</th>"
+        "<tr><th>contact</th><th>purpose · via · voice</th><th>outcome · status</th><th>duration</th>"
         "<th>prob.</th><th>value</th><th>sentiment</th><th>actions taken</th><th>next call scheduled</th>"
         '<th class="num">cost</th></tr>'
     )
     rows = []
     for entry in calls:
         view, result = entry.view, entry.view.get("result") or {}
+        mode = view.get("voice_mode") or "gather"
         mismatch = (
             ""
             if entry.outcome_matches
@@ -296,7 +303,8 @@ def _calls_table(calls: list[CallEntry], costs: dict[str, Cost], total_cost: flo
             f'data-outcome="{escape(view.get("outcome") or "")}">'
             f'<td><b>{escape(entry.name)}</b><div class="muted small">{escape(entry.company)} · '
             f"{escape(entry.time_zone)}</div></td>"
-            f'<td>{_label(view["call_purpose"])}<div class="muted small">{escape(entry.trigger)}</div></td>'
+            f'<td>{_label(view["call_purpose"])}<div class="muted small">{escape(entry.trigger)} · '
+            f'<span class="mode" data-voice-mode="{escape(mode)}">{escape(mode)}</span></div></td>'
             f'<td><span class="chip {_outcome_class(view.get("outcome"))}">{_label(view.get("outcome"))}'
             f'</span>{mismatch}<div class="muted small">{_label(view["status"])}</div></td>'
             f"<td>{escape(view.get('duration') or DASH)}</td>"

@@ -3,7 +3,10 @@ the phone as one persona of ``local.personas``, reached through every kind of tr
 
 The time zone comes from the number (phonenumbers) unless a contact gives one. At the demo's start
 (a Wednesday, 12:00 in New York) every callee is inside the 09:00-20:00 window except Anchorage,
-whose call waits for 09:00 there: the dialer's calling-window guard at work."""
+whose call waits for 09:00 there: the dialer's calling-window guard at work.
+
+The single and scheduled triggers talk in realtime voice mode (ConversationRelay, streamed replies);
+the rest in Gather mode, so one run shows both side by side (the report names each call's mode)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from local.personas import PERSONAS, expected_outcome
 
 Trigger = Literal["campaign", "single", "bulk", "scheduled", "form"]
 TRIGGERS: tuple[Trigger, ...] = ("campaign", "single", "bulk", "scheduled", "form")
+REALTIME_TRIGGERS: frozenset[Trigger] = frozenset({"single", "scheduled"})
 
 DEMO_START = datetime(2026, 12, 2, 17, 0, tzinfo=UTC)  # Wednesday: 12:00 New York, 09:00 Los Angeles
 CAMPAIGN_TAG = "demo-q1-cloud"
@@ -47,6 +51,10 @@ class DemoContact:
     @property
     def expected_outcome(self) -> str | None:
         return expected_outcome(self.persona, self.purpose)
+
+    @property
+    def voice_mode(self) -> str:
+        return "realtime" if self.trigger in REALTIME_TRIGGERS else "gather"
 
 
 def _c(

@@ -77,7 +77,7 @@ def wait_with_progress(waiter: Waiter, console: Console, live: bool, timeout_s: 
 def results_table(calls: list[CallEntry]) -> Table:
     table = Table(title="Results", header_style="bold")
     table.add_column("contact", no_wrap=True)
-    table.add_column("purpose / via", no_wrap=True)
+    table.add_column("purpose / via · voice", no_wrap=True)
     table.add_column("status / outcome", no_wrap=True)
     table.add_column("duration", no_wrap=True)
     table.add_column("prob.", justify="right")
@@ -94,7 +94,9 @@ def results_table(calls: list[CallEntry]) -> Table:
             outcome.append(f"\nexpected {entry.expected_outcome}", style="red")
         table.add_row(
             entry.name,
-            Text.assemble(view["call_purpose"], "\n", (entry.trigger, "dim")),
+            Text.assemble(
+                view["call_purpose"], "\n", (f"{entry.trigger} · {view.get('voice_mode') or 'gather'}", "dim")
+            ),
             outcome,
             view.get("duration") or DASH,
             str(result.get("probability") or DASH),

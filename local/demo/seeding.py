@@ -102,6 +102,7 @@ def trigger_calls(
                 "contact_id": view["contact_id"],
                 "call_purpose": contact.purpose,
                 "context": contact.context,
+                "voice_mode": contact.voice_mode,
             }
             if contact.trigger == "scheduled":
                 body["scheduled_time"] = _iso(now() + timedelta(minutes=contact.delay_minutes))
