@@ -31,7 +31,14 @@ def business_hours():
     rest_clock()
 
 
-def run_call(api, persona: str | None, purpose: str, lines: list[str] | None = None, answer: str = "human"):
+def run_call(
+    api,
+    persona: str | None,
+    purpose: str,
+    lines: list[str] | None = None,
+    answer: str = "human",
+    voice_mode: str = "gather",
+):
     phone = next_number()
     contact = api.contact("John Smith", phone, company="TechCorp", time_zone="America/New_York")
     if persona:
@@ -44,6 +51,7 @@ def run_call(api, persona: str | None, purpose: str, lines: list[str] | None = N
             "contact_id": contact["contact_id"],
             "call_purpose": purpose,
             "context": {"budget_range": "$10k-50k"},
+            "voice_mode": voice_mode,
         },
     )
     assert response.status_code == 202, response.text
@@ -62,9 +70,13 @@ CASES = sorted(
 )
 
 
+@pytest.mark.parametrize("voice_mode", ["gather", "realtime"])
 @pytest.mark.parametrize(("persona", "purpose"), CASES)
-def test_persona_reaches_its_outcome(api, persona, purpose):
-    _, call = run_call(api, persona, purpose)
+def test_persona_reaches_its_outcome(api, persona, purpose, voice_mode):
+    """Every persona and purpose in both voice modes: the same brains and guards reach the same outcome
+    whether the callee hears <Gather> turns or streamed ConversationRelay replies."""
+    _, call = run_call(api, persona, purpose, voice_mode=voice_mode)
+    assert call["voice_mode"] == voice_mode
     assert call["outcome"] == expected_outcome(persona, purpose), call["turns"]
     answer = PERSONAS[persona].answer
     if answer == "human":

@@ -20,16 +20,11 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from local.personas import PERSONAS, expected_outcome
-from local.template import ROOT
 from tests.support.stack import rest_clock, run_clock_from
 
 WEDNESDAY_NOON_EASTERN = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
 TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
 _numbers = itertools.count(700)
-needs_the_realtime_function = pytest.mark.skipif(
-    not (ROOT / "functions" / "voice_webhook" / "realtime.py").exists(),
-    reason="the realtime function (issue 16, function part) is not in this tree yet",
-)
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +69,6 @@ def realtime_call(api, persona: str, purpose: str = "sales_outreach"):
     return call, api.stack.carrier.get_call(call["twilio_sid"])
 
 
-@needs_the_realtime_function
 def test_a_realtime_call_talks_over_the_websocket_api_and_reaches_its_outcome(api):
     call, sim = realtime_call(api, "interested_buyer")
     assert call["voice_mode"] == "realtime"
@@ -90,7 +84,6 @@ def test_a_realtime_call_talks_over_the_websocket_api_and_reaches_its_outcome(ap
     assert [w.kind for w in sim.webhooks].count("action") == 1  # the <Connect action>, once
 
 
-@needs_the_realtime_function
 def test_a_callee_talking_over_the_agent_is_heard_and_the_cut_reply_is_not_spoken(api):
     persona = PERSONAS["talks_over_agent"]
     call, sim = realtime_call(api, "talks_over_agent")
@@ -105,7 +98,6 @@ def test_a_callee_talking_over_the_agent_is_heard_and_the_cut_reply_is_not_spoke
     assert call["outcome"] == expected_outcome("talks_over_agent", "sales_outreach"), sim.transcript
 
 
-@needs_the_realtime_function
 def test_a_forged_handshake_is_refused_on_the_stack(stack):
     websocket = stack.realtime
     url = f"{websocket.api.url}?call_id=forged"
