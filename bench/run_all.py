@@ -24,6 +24,8 @@ SCRIPTS: dict[str, list[str]] = {
     # 10,000 contacts fanned out (the size); the calls then run for a 60-s wall sample, not the
     # script's default 150 s (`bench/campaign.py --run-seconds 150` or `--until-done` for more)
     "campaign": ["--contacts", "10000", "--run-seconds", "60"],
+    # realtime voice mode; voice_gap.py then takes its K = 1 median and turn.py's (it runs alone)
+    "realtime": ["--interruptions", "20"],
 }
 
 
