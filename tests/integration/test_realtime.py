@@ -381,7 +381,8 @@ def test_a_model_that_stalls_after_its_first_tokens_gets_a_fallback_line(
     assert texts[0]["token"].strip() == "Sure, Dana."
     assert any(t["token"].startswith("Sorry, one moment.") for t in texts[1:]), texts
     gap = session.connections.posted[-1].at - session.connections.posted[0].at
-    assert gap < DEADLINE_S + 1.0 and elapsed < DEADLINE_S + 2.0, "no dead air past the deadline"
+    # no dead air past the deadline (the margins allow for a loaded 2-core CI machine)
+    assert gap < DEADLINE_S + 2.0 and elapsed < DEADLINE_S + 3.0, (gap, elapsed)
     turn = row(call_id).turns[-1]
     assert turn["brain"] == "llm_fallback" and turn["reply"].startswith("Sure, Dana. Sorry, one moment.")
 

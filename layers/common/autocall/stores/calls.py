@@ -175,19 +175,8 @@ def save_turn(
     else:
         condition = "#status_rank < :ended AND #version = :version"
         values[":version"] = {"N": str(int(call.version))}
-    try:
-        _client().update_item(
-            TableName=CallRow.Meta.table_name,
-            Key={"call_id": {"S": call.call_id}},
-            UpdateExpression=update,
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return None
-        raise
+    if _update_if(call.call_id, update, condition, names, values) is None:
+        return None
     return replace(
         call,
         turns=turns,
@@ -206,18 +195,36 @@ def record_ignored_webhook(call_id: str, kind: str, reason: str) -> None:
     Bounded: a counter and one entry, however many arrive. Nothing is written for an unknown call."""
     last = CallRow.last_ignored_webhook.serialize({"webhook": kind, "reason": reason, "at": iso(now())})
     names = {"#count": "ignored_webhooks", "#last": "last_ignored_webhook", "#id": "call_id"}
+    values = {":one": {"N": "1"}, ":last": {"S": last}}
+    _update_if(call_id, "ADD #count :one SET #last = :last", "attribute_exists(#id)", names, values)
+
+
+def _update_if(
+    call_id: str,
+    update: str,
+    condition: str,
+    names: dict[str, str],
+    values: dict[str, Any],
+    returns: bool = False,
+) -> dict[str, Any] | None:
+    """One raw conditional UpdateItem on a call: the attributes it set (``returns``; else an empty
+    dict, so a turn's save does not read its own turns back), or None when the condition did not
+    hold (any other error is raised)."""
     try:
-        _client().update_item(
+        response = _client().update_item(
             TableName=CallRow.Meta.table_name,
             Key={"call_id": {"S": call_id}},
-            UpdateExpression="ADD #count :one SET #last = :last",
-            ConditionExpression="attribute_exists(#id)",
+            UpdateExpression=update,
+            ConditionExpression=condition,
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues={":one": {"N": "1"}, ":last": {"S": last}},
+            ExpressionAttributeValues=values,
+            ReturnValues="UPDATED_NEW" if returns else "NONE",
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-            raise
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return None
+        raise
+    return dict(response.get("Attributes") or {})
 
 
 # --- writing: every operation below checks the version read, and what its name says --------------
@@ -512,20 +519,10 @@ def _ended_rank() -> dict[str, Any]:
 def bind_relay_connection(call_id: str, connection_id: str) -> bool:
     """The connection now carrying the live call (a reconnect replaces it); False for a call that
     does not exist or has ended."""
-    try:
-        _client().update_item(
-            TableName=CallRow.Meta.table_name,
-            Key={"call_id": {"S": call_id}},
-            UpdateExpression="SET #conn = :conn",
-            ConditionExpression="attribute_exists(#id) AND #rank < :ended",
-            ExpressionAttributeNames={"#conn": "relay_connection", "#id": "call_id", "#rank": "status_rank"},
-            ExpressionAttributeValues={":conn": {"S": connection_id}, ":ended": _ended_rank()},
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    names = {"#conn": "relay_connection", "#id": "call_id", "#rank": "status_rank"}
+    values = {":conn": {"S": connection_id}, ":ended": _ended_rank()}
+    condition = "attribute_exists(#id) AND #rank < :ended"
+    return _update_if(call_id, "SET #conn = :conn", condition, names, values) is not None
 
 
 def start_relay_turn(call_id: str, message_id: str, at_ms: int) -> int | None:
@@ -540,21 +537,10 @@ def start_relay_turn(call_id: str, message_id: str, at_ms: int) -> int | None:
         "attribute_exists(#id) AND #rank < :ended AND NOT contains(#seen, :id)"
         " AND (attribute_not_exists(#at) OR #at <= :at)"
     )
-    try:
-        response = _client().update_item(
-            TableName=CallRow.Meta.table_name,
-            Key={"call_id": {"S": call_id}},
-            UpdateExpression="ADD #turn :one, #seen :ids SET #at = :at",
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="UPDATED_NEW",
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return None
-        raise
-    return int(response["Attributes"]["relay_turn"]["N"])
+    updated = _update_if(
+        call_id, "ADD #turn :one, #seen :ids SET #at = :at", condition, names, values, returns=True
+    )
+    return None if updated is None else int(updated["relay_turn"]["N"])
 
 
 def interrupt_relay_turn(call_id: str, at_ms: int, heard: str) -> int | None:
@@ -566,21 +552,8 @@ def interrupt_relay_turn(call_id: str, at_ms: int, heard: str) -> int | None:
              "#heard": "relay_heard"}  # fmt: skip
     values = {":at": {"N": str(int(at_ms))}, ":heard": {"S": heard}}
     condition = "attribute_exists(#turn) AND #at <= :at AND (attribute_not_exists(#int) OR #int < #turn)"
-    try:
-        response = _client().update_item(
-            TableName=CallRow.Meta.table_name,
-            Key={"call_id": {"S": call_id}},
-            UpdateExpression="SET #int = #turn, #heard = :heard",
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="UPDATED_NEW",
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            return None
-        raise
-    return int(response["Attributes"]["relay_interrupted"]["N"])
+    updated = _update_if(call_id, "SET #int = #turn, #heard = :heard", condition, names, values, returns=True)
+    return None if updated is None else int(updated["relay_interrupted"]["N"])
 
 
 _RELAY_STATE = {"#turn": "relay_turn", "#int": "relay_interrupted", "#heard": "relay_heard"}
