@@ -64,6 +64,7 @@ JURISDICTIONS: list[tuple[str, str, float]] = [
     ("IN", "mobile", 0.01),
     *((c, "fixed", 0.05 / len(FALLBACK_COUNTRIES)) for c in FALLBACK_COUNTRIES),
 ]
+CALLED_COUNTRIES = ["US", "CA", *RULED_COUNTRIES, *FALLBACK_COUNTRIES]
 GIVEN_ZONE = {("AU", "mobile"): "Australia/Sydney", ("GB", "mobile"): "Europe/London"}
 REPEAT_EVERY = 20  # every 20th contact is in a second campaign too (another purpose, same number)
 REPEAT_PURPOSE = "renewal_reminder"
@@ -92,8 +93,10 @@ def _number_base(jurisdiction: str, kind: str) -> str:
     from autocall.domain.compliance.engine import nanp_table
 
     if jurisdiction[:3] in ("US-", "CA-"):
-        codes = sorted(c for c, regions in nanp_table().area_codes.items() if regions == (jurisdiction,))
-        return f"+1{codes[0]}23400000"
+        # its own area code; Nova Scotia shares both of its codes with Prince Edward Island
+        table = nanp_table().area_codes
+        code = min((len(regions), c) for c, regions in table.items() if jurisdiction in regions)[1]
+        return f"+1{code}2340000"
     kinds = phonenumbers.PhoneNumberType
     wanted = kinds.MOBILE if kind == "mobile" else kinds.FIXED_LINE
     example = phonenumbers.example_number_for_type(jurisdiction, wanted)
@@ -302,7 +305,11 @@ def main() -> None:
         clock_speed=args.speed,
         skip_idle=True,
         # template parameters, as `sam deploy --parameter-overrides` sets them
-        parameters={"CallsPerSecond": str(args.cps), "MaxConcurrentCalls": str(args.max_concurrent)},
+        parameters={
+            "CallsPerSecond": str(args.cps),
+            "MaxConcurrentCalls": str(args.max_concurrent),
+            "AllowedCountries": ",".join(CALLED_COUNTRIES),
+        },
         # the chain costs several times a call here (moto runs Step Functions in Python): the
         # functions that start it (dialer, voice webhook) get no state machine
         env_overrides={} if args.post_call else {"POST_CALL_STATE_MACHINE_ARN": ""},
