@@ -2,15 +2,21 @@
 
     .venv/bin/python bench/campaign.py [--contacts 10000] [--cps 1] [--max-concurrent 10]
 
-Contacts across every US time zone and a few abroad are called by one campaign through the real
-path: API → fan-out → EventBridge Scheduler (moto + the pump) → dialer → carrier simulator →
-Twilio webhooks → post-call chain. The pump skips the clock to the next due schedule whenever
-nothing is in flight, so a campaign spread over a day runs in the time its calls take.
+Contacts spread over the compliance rules' jurisdictions (the US states with rules of their own,
+states under the federal floor alone, Canadian provinces, the countries with rules, a few only the
+fallback covers) are called by one campaign through the real path: API → fan-out → EventBridge
+Scheduler (moto + the pump) → dialer and its dial-time gate → carrier simulator → Twilio webhooks
+→ post-call chain. Every 20th number is in a second campaign of another purpose too, so the same
+people are called twice and the rules' per-person caps decide. The pump skips the clock to the
+next due schedule whenever nothing is in flight, so a campaign spread over days runs in the time
+its calls take.
 
 Prints: calls scheduled per second by the fan-out beside raw CreateSchedule throughput measured
 in the same run (same client, same thread-pool size), calls completed, calls placed outside the
 callee's calling window (must be 0), duplicate dials (must be 0), and the peak of concurrent calls
-beside the limit. A script that prints figures, not a test."""
+beside the limit. Then, counted from the audit records (bench/compliance_audit.py): decisions,
+dials, refusals by reason, dials outside any rule and dials over a cap (both must be 0). A script
+that prints figures, not a test."""
 
 from __future__ import annotations
 
@@ -470,6 +476,11 @@ def print_findings(
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     table.add_row("decisions recorded", f"{found.decisions:,}", f"read and judged in {counted_s:.0f} s")
     table.add_row("dials", f"{found.dials:,}", f"calls done {done:,} of {expected:,}")
+    table.add_row(
+        "contacts with a decision",
+        f"{len(found.contacts_decided):,}",
+        f"{len(found.contacts_dialed):,} dialed, of {len(rows):,} contacts",
+    )
     refused = sum(found.refusals.values())
     table.add_row("not dialed now", f"{refused:,}", "by outcome and reason below")
     table.add_row(

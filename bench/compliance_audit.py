@@ -39,6 +39,8 @@ class Findings:
     caps_checked: int = 0  # (dial, cap) pairs counted
     cap_dials: int = 0  # dials on numbers bound by a cap
     numbers_dialed_twice: int = 0  # numbers with two or more dials (the caps' real test)
+    contacts_decided: set[str] = field(default_factory=set)  # contacts with at least one decision
+    contacts_dialed: set[str] = field(default_factory=set)
 
 
 def narrowed(phone: str, given_zone: str | None) -> Resolution:
@@ -79,10 +81,12 @@ def judge(
     dials_by_phone: dict[str, list[DialDecision]] = defaultdict(list)
     for record in records:
         found.decisions += 1
+        found.contacts_decided.add(record.contact_id)
         if record.outcome != "dial":
             found.refusals[f"{record.outcome}: {(record.reason or 'none').split(':')[0]}"] += 1
             continue
         found.dials += 1
+        found.contacts_dialed.add(record.contact_id)
         dials_by_phone[phones[record.contact_id]].append(record)
     for phone, dials in dials_by_phone.items():
         dials.sort(key=lambda r: (r.at, r.call_id, r.attempt))
