@@ -157,14 +157,16 @@ def test_the_transformed_template_resolves_to_the_local_stacks_arns() -> None:
 def test_the_realtime_function_may_post_only_to_its_own_apis_connections() -> None:
     """Least privilege for ConversationRelay: PostToConnection (execute-api:ManageConnections) on
     this stack's WebSocket API and stage only; its connections table; no other function gets either."""
-    stack = StackPolicies(LocalTemplate())
-    own = ARN.format("execute-api", "autocall-RealtimeApi/prod/POST/@connections/abc123=")
+    template = LocalTemplate()
+    stack = StackPolicies(template)
+    api = template.ref("RealtimeApi")  # the WebSocket API's id, as the local stack names it
+    own = ARN.format("execute-api", f"{api}/prod/POST/@connections/abc123=")
     assert stack.decide(call("RealtimeFunction", "execute-api:ManageConnections", own)).allowed
     for other in (
-        ARN.format("execute-api", "autocall-RealtimeApi/dev/POST/@connections/abc123="),  # another stage
+        ARN.format("execute-api", f"{api}/dev/POST/@connections/abc123="),  # another stage
         ARN.format("execute-api", "someone-elses-api/prod/POST/@connections/abc123="),
-        ARN.format("execute-api", "autocall-RealtimeApi/prod/DELETE/@connections/abc123="),
-        ARN.format("execute-api", "autocall-RealtimeApi/prod/GET/@connections/abc123="),
+        ARN.format("execute-api", f"{api}/prod/DELETE/@connections/abc123="),
+        ARN.format("execute-api", f"{api}/prod/GET/@connections/abc123="),
     ):
         assert not stack.decide(call("RealtimeFunction", "execute-api:ManageConnections", other)).allowed
     assert not stack.decide(call("RealtimeFunction", "execute-api:Invoke", own)).allowed
