@@ -344,7 +344,9 @@ def emitted_metrics(stdout: str) -> list[str]:
 
 # --- comparing call records ------------------------------------------------------------------------
 
-_VOLATILE = {"at", "scheduled_time", "twilio_sid", "call_id", "contact_id", "campaign_id"}
+# ids and moments; a dial decision also records the local time of its dial and the consent id
+_VOLATILE = {"at", "scheduled_time", "twilio_sid", "call_id", "contact_id", "campaign_id", "local_time",
+             "consent_evidence_id"}  # fmt: skip
 
 
 def _volatile(key: str) -> bool:
