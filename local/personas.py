@@ -35,21 +35,25 @@ def talks_over(lines: tuple[str, ...], barge_in: dict[int, int]) -> dict[int, in
     return dict(barge_in)
 
 
+# the interested buyer's lines, also spoken by the persona who talks over the agent
+INTERESTED_BUYER_LINES = (
+    "Yes, this is {name}. What's this about?",
+    "Well, we are looking at upgrading our infrastructure. Our costs are getting too high "
+    "and we need better scalability.",
+    "Yes, that would be helpful.",
+    "Tuesday at 2 pm works for me.",
+    "Yes, that's right.",
+    "No, that's all. Thanks, bye!",
+)
+
+
 PERSONAS: dict[str, Persona] = {
     p.name: p
     for p in (
         Persona(
             "interested_buyer",
             "human",
-            (
-                "Yes, this is {name}. What's this about?",
-                "Well, we are looking at upgrading our infrastructure. Our costs are getting too high "
-                "and we need better scalability.",
-                "Yes, that would be helpful.",
-                "Tuesday at 2 pm works for me.",
-                "Yes, that's right.",
-                "No, that's all. Thanks, bye!",
-            ),
+            INTERESTED_BUYER_LINES,
             "Decision maker with cost and scalability pain; books a demo.",
         ),
         Persona(
@@ -215,15 +219,7 @@ PERSONAS: dict[str, Persona] = {
         Persona(
             "talks_over_agent",
             "human",
-            (
-                "Yes, this is {name}. What's this about?",
-                "Well, we are looking at upgrading our infrastructure. Our costs are getting too high "
-                "and we need better scalability.",
-                "Yes, that would be helpful.",
-                "Tuesday at 2 pm works for me.",
-                "Yes, that's right.",
-                "No, that's all. Thanks, bye!",
-            ),
+            INTERESTED_BUYER_LINES,
             "The interested buyer, who talks over the agent's first reply after six words (barge-in "
             "in realtime mode; in Gather mode the line waits for the agent).",
             {1: 6},
